@@ -1,0 +1,38 @@
+"""authentication-mode: clusters use the authentication mode the org requires."""
+
+from __future__ import annotations
+
+from typing import Iterator, Literal
+
+from ..changes import ClusterConfigUpdated, ClusterCreated
+from ..findings import Violation
+from .base import AlertOnlySettings, rule, who
+
+Mode = Literal["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
+
+
+class AuthenticationModeSettings(AlertOnlySettings):
+    #: Modes a cluster may be created with or moved to. Mode changes are one-way in AWS,
+    #: so this rule can only alert.
+    allowed_modes: tuple[Mode, ...] = ("API", "API_AND_CONFIG_MAP")
+
+
+@rule(
+    "authentication-mode",
+    summary="a cluster is created with or moved to a disallowed authentication mode",
+    settings=AuthenticationModeSettings,
+    handles=(ClusterCreated, ClusterConfigUpdated),
+    severity="medium",
+)
+def check(change: ClusterCreated | ClusterConfigUpdated, settings: AuthenticationModeSettings, org) -> Iterator[Violation]:
+    mode = change.authentication_mode
+    if mode is None or mode in settings.allowed_modes:
+        return
+    if isinstance(change, ClusterCreated):
+        how = "created cluster" + (" (no accessConfig given, so the API default applies)" if change.access_config_defaulted else "")
+    else:
+        how = "updated cluster"
+    yield Violation(
+        f"{who(change)} {how} {change.cluster} with authentication mode {mode}; "
+        f"allowed: {', '.join(settings.allowed_modes)}"
+    )

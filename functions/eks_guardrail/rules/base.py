@@ -1,0 +1,99 @@
+"""The rule registry: a rule is one small module with a settings model and a pure check.
+
+A check is `check(change, settings, org) -> iterable of Violation`: no AWS calls, no I/O.
+Register it with `@rule(...)`; `eks_guardrail.rules` imports every module in this package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from ..findings import Severity, Violation
+
+if TYPE_CHECKING:
+    from ..config import OrgRules
+
+
+def _arn_pattern(value: str) -> str:
+    if not value.startswith("arn:"):
+        raise ValueError(f"expected an IAM ARN pattern such as 'arn:aws:iam::*:role/Name', got {value!r}")
+    return value
+
+
+#: An IAM ARN, `*` and `?` allowed as IAM wildcards.
+ArnPattern = Annotated[str, AfterValidator(_arn_pattern)]
+
+
+class RuleSettings(BaseModel):
+    """Settings every rule has. Rules that can roll back accept `action: rollback`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["off", "alert", "rollback"] = "alert"
+    severity: Severity | None = None
+
+
+class AlertOnlySettings(RuleSettings):
+    """For rules where no rollback exists (or AWS makes the change irreversible)."""
+
+    action: Literal["off", "alert"] = "alert"
+
+
+Check = Callable[[Any, Any, "OrgRules"], Iterable[Violation]]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    rule_id: str
+    summary: str
+    settings_model: type[RuleSettings]
+    #: The change types this rule judges; empty for rules evaluated elsewhere (IAM handler).
+    handles: tuple[type, ...]
+    default_severity: str
+    check: Check | None
+    #: Whether the rule judges node/Fargate/hybrid (non-STANDARD) entries.
+    judges_node_entries: bool = False
+
+
+REGISTRY: dict[str, RuleSpec] = {}
+
+
+def rule(
+    rule_id: str,
+    *,
+    summary: str,
+    settings: type[RuleSettings],
+    handles: tuple[type, ...],
+    severity: str,
+    judges_node_entries: bool = False,
+) -> Callable[[Check], Check]:
+    """Register a rule's check under its id (the key used in the org-rules file)."""
+
+    def register(check: Check) -> Check:
+        if rule_id in REGISTRY:
+            raise ValueError(f"rule {rule_id!r} registered twice")
+        REGISTRY[rule_id] = RuleSpec(
+            rule_id=rule_id,
+            summary=summary,
+            settings_model=settings,
+            handles=handles,
+            default_severity=severity,
+            check=check,
+            judges_node_entries=judges_node_entries,
+        )
+        return check
+
+    return register
+
+
+def register_settings_only(rule_id: str, *, summary: str, settings: type[RuleSettings], severity: str) -> None:
+    """Register a rule that no single event decides (its evaluation lives in a handler)."""
+    REGISTRY[rule_id] = RuleSpec(rule_id, summary, settings, (), severity, None)
+
+
+def who(change: Any) -> str:
+    """`arn:...:user/alice` or a readable stand-in when the record had no identity."""
+    return change.meta.actor.arn or "an unknown caller"

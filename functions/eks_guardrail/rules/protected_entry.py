@@ -1,0 +1,44 @@
+"""protected-entry: break-glass and platform entries must not be deleted, changed or weakened."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..arns import matches_any
+from ..aws_catalog import policy_name
+from ..changes import AccessEntryDeleted, AccessEntryUpdated, AccessPolicyDisassociated
+from ..findings import Violation
+from .base import ArnPattern, RuleSettings, rule, who
+
+
+class ProtectedEntrySettings(RuleSettings):
+    #: Principals whose entries are protected; also count as a cluster-admin path for
+    #: lockout protection.
+    principals: tuple[ArnPattern, ...] = ()
+
+
+@rule(
+    "protected-entry",
+    summary="a protected access entry is deleted, updated or loses a policy",
+    settings=ProtectedEntrySettings,
+    handles=(AccessEntryDeleted, AccessEntryUpdated, AccessPolicyDisassociated),
+    severity="critical",
+    judges_node_entries=True,
+)
+def check(
+    change: AccessEntryDeleted | AccessEntryUpdated | AccessPolicyDisassociated,
+    settings: ProtectedEntrySettings,
+    org,
+) -> Iterator[Violation]:
+    if not matches_any(settings.principals, change.principal_arn):
+        return
+    if isinstance(change, AccessEntryDeleted):
+        what, policy = "deleted", None
+    elif isinstance(change, AccessEntryUpdated):
+        what, policy = "changed the username or groups of", None
+    else:
+        what, policy = f"removed {policy_name(change.policy_arn)} from", change.policy_arn
+    yield Violation(
+        f"{who(change)} {what} the protected access entry of {change.principal_arn} on cluster {change.cluster}",
+        policy_arn=policy,
+    )
