@@ -67,9 +67,9 @@ def check(change: AccessPolicyAssociated, settings: AdminPolicySettings, org) ->
     if namespaced and grant.allow_namespaced:
         return
     if grant.allow_namespaced:
-        why = f"it may be held cluster-wide only by {_listed(grant.allow)}; namespace scope is allowed to others"
+        why = f"cluster-wide it is reserved to {_listed(grant.allow)} (others may hold it in namespaces only)"
     else:
-        why = f"only {_listed(grant.allow)} may hold it"
+        why = f"it is reserved to {_listed(grant.allow)}"
     scope = f"namespaces {', '.join(change.scope.namespaces)}" if namespaced else "cluster-wide"
     yield Violation(
         f"{who(change)} associated {name} ({scope}) to {change.principal_arn} on cluster {change.cluster}; {why}",
@@ -78,4 +78,4 @@ def check(change: AccessPolicyAssociated, settings: AdminPolicySettings, org) ->
 
 
 def _listed(patterns: tuple[str, ...]) -> str:
-    return ", ".join(patterns) if patterns else "no principal (empty allow-list)"
+    return ", ".join(patterns) if patterns else "nobody (the allow-list is empty)"

@@ -28,11 +28,11 @@ def check(change: ClusterCreated | ClusterConfigUpdated, settings: Authenticatio
     mode = change.authentication_mode
     if mode is None or mode in settings.allowed_modes:
         return
-    if isinstance(change, ClusterCreated):
-        how = "created cluster" + (" (no accessConfig given, so the API default applies)" if change.access_config_defaulted else "")
-    else:
-        how = "updated cluster"
+    verb = "created" if isinstance(change, ClusterCreated) else "switched"
+    preposition = "with" if isinstance(change, ClusterCreated) else "to"
+    defaulted = getattr(change, "access_config_defaulted", False)
     yield Violation(
-        f"{who(change)} {how} {change.cluster} with authentication mode {mode}; "
-        f"allowed: {', '.join(settings.allowed_modes)}"
+        f"{who(change)} {verb} cluster {change.cluster} {preposition} authentication mode {mode}"
+        f"{' (the API default: no accessConfig was given)' if defaulted else ''}; "
+        f"the organisation allows {', '.join(settings.allowed_modes)}"
     )

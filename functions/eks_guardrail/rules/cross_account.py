@@ -24,8 +24,8 @@ class CrossAccountSettings(RuleSettings):
 )
 def check(change: AccessEntryCreated, settings: CrossAccountSettings, org) -> Iterator[Violation]:
     principal = parse_principal_arn(change.principal_arn)
-    if principal is None:
-        return
+    if principal is None or not change.meta.account:
+        return  # a partial record without its account cannot be judged
     trusted = {change.meta.account, *org.trusted_accounts}
     if principal.account not in trusted:
         yield Violation(

@@ -1,0 +1,96 @@
+"""Evaluate one change against the org rules: pure, no AWS calls.
+
+The engine runs every registered rule that judges this kind of change, then applies what
+is global to all rules: `mode` (monitor turns rollbacks into alerts), exemptions
+(reported, never acted on), severity overrides and which entries a rule may judge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .arns import matches_any
+from .aws_catalog import NODE_ENTRY_TYPES
+from .changes import AccessEntryCreated, Change, ClusterCreated
+from .config import OrgRules
+from .findings import Finding
+from .rules import REGISTRY
+
+
+@dataclass(frozen=True)
+class ObservedState:
+    """What the caller read from AWS about the change's entry and cluster, when it could.
+
+    Events alone do not carry tags of existing entries; the handlers pass them in so that
+    tag exemptions apply to every kind of change. Unknown stays None.
+    """
+
+    entry_tags: Mapping[str, str] | None = None
+    cluster_tags: Mapping[str, str] | None = None
+    entry_type: str | None = None
+
+
+def evaluate(change: Change, org: OrgRules, state: ObservedState | None = None) -> list[Finding]:
+    """All findings for one change, in rule-id order."""
+    state = state or ObservedState()
+    entry_type = _entry_type(change, state)
+    exemption = _exemption(change, org, state)
+    findings: list[Finding] = []
+    for rule_id in rules_judging(change):
+        spec = REGISTRY[rule_id]
+        if entry_type in NODE_ENTRY_TYPES and not spec.judges_node_entries:
+            continue
+        settings = org.settings(rule_id)
+        if settings.action == "off":
+            continue
+        for violation in spec.check(change, settings, org):
+            action = settings.action
+            if action == "rollback" and (org.mode == "monitor" or exemption):
+                action = "alert"
+            findings.append(
+                Finding(
+                    rule=rule_id,
+                    severity=settings.severity or spec.default_severity,
+                    action=action,
+                    configured_action=settings.action,
+                    exempt=exemption is not None,
+                    exemption_reason=exemption,
+                    message=violation.message,
+                    event_id=change.meta.event_id,
+                    event_name=change.meta.event_name,
+                    event_time=change.meta.event_time,
+                    account=change.meta.account,
+                    region=change.meta.region,
+                    cluster=getattr(change, "cluster", None),
+                    principal_arn=violation.principal_arn or getattr(change, "principal_arn", None),
+                    policy_arn=violation.policy_arn,
+                    actor_arn=change.meta.actor.arn,
+                )
+            )
+    return findings
+
+
+def rules_judging(change: Change) -> list[str]:
+    """Ids of the rules that judge this kind of change from the event alone."""
+    return sorted(rule_id for rule_id, spec in REGISTRY.items() if spec.check and isinstance(change, spec.handles))
+
+
+def _entry_type(change: Change, state: ObservedState) -> str | None:
+    return getattr(change, "entry_type", None) or state.entry_type
+
+
+def _exemption(change: Change, org: OrgRules, state: ObservedState) -> str | None:
+    """Why this change is exempt, or None."""
+    principal = getattr(change, "principal_arn", None)
+    if principal and matches_any(org.exemptions.principals, principal):
+        return f"principal {principal} is on the exemption list"
+    tag = org.exemptions.tag
+    if tag is None:
+        return None
+    entry_tags = change.tags if isinstance(change, AccessEntryCreated) else state.entry_tags
+    cluster_tags = change.tags if isinstance(change, ClusterCreated) else state.cluster_tags
+    for owner, tags in (("entry", entry_tags), ("cluster", cluster_tags)):
+        if tags and tags.get(tag.key) == tag.value:
+            return f"the {owner} carries the exemption tag {tag.key}={tag.value}"
+    return None
