@@ -104,7 +104,14 @@ def _write_table(results: list[dict[str, Any]], out: TextIO) -> None:
         event = f"{result['event_name']} {result['event_id'] or '(no event id)'}  [{result['source']}]"
         out.write(f"{event}\n  {result['status']}: {result['reason']}\n")
         for f in result["findings"]:
-            exempt = " EXEMPT" if f["exempt"] else ""
-            out.write(f"  - {f['rule']:<20} {f['severity']:<8} {f['action']:<8}{exempt}\n      {f['message']}\n")
+            out.write(f"  - {f['rule']:<20} {f['severity']:<8} {_action_text(f)}\n      {f['message']}\n")
     total = sum(len(r["findings"]) for r in results)
     out.write(f"\n{len(results)} event(s), {total} finding(s)\n")
+
+
+def _action_text(finding: dict[str, Any]) -> str:
+    if finding["exempt"]:
+        return f"alert (exempt: {finding['exemption_reason']})"
+    if finding["action"] != finding["configured_action"]:
+        return f"alert (mode: monitor; {finding['configured_action']} when enforced)"
+    return finding["action"]

@@ -1,0 +1,117 @@
+"""The org-rules file: the example loads, defaults apply, and every mistake is named by its path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eks_guardrail.config import ConfigError, OrgRules, load_org_rules, org_rules_from_data
+from eks_guardrail.rules import REGISTRY
+
+ROOT = Path(__file__).parent.parent
+
+
+def problems(data) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        org_rules_from_data(data, source="guardrail.yaml")
+    return raised.value.problems
+
+
+def test_example_file_loads_with_every_rule_configured():
+    org = load_org_rules(ROOT / "guardrail.example.yaml")
+    assert org.mode == "monitor"
+    assert org.trusted_accounts == ("111122223333",)
+    assert org.exemptions.tag is not None and org.exemptions.tag.key == "guardrail"
+    admin = org.settings("admin-policy")
+    assert admin.action == "rollback"
+    assert admin.policies["AmazonEKSAdminPolicy"].allow_namespaced is True
+    assert org.settings("stale-principal").action == "alert"
+
+
+def test_empty_file_takes_documented_defaults(tmp_path):
+    path = tmp_path / "guardrail.yaml"
+    path.write_text("# nothing yet\n")
+    org = load_org_rules(path)
+    assert org == OrgRules()
+    assert org.mode == "monitor"
+    assert {rule_id: org.settings(rule_id).action for rule_id in REGISTRY} == {rule_id: "alert" for rule_id in REGISTRY}
+    assert set(org.settings("admin-policy").policies) == {"AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy"}
+    assert org.settings("namespace-scope").protected_namespaces == ("kube-system",)
+    assert org.settings("authentication-mode").allowed_modes == ("API", "API_AND_CONFIG_MAP")
+
+
+def test_bad_arn_in_an_allow_list_is_named_by_its_full_path():
+    data = {"rules": {"admin-policy": {"policies": {"AmazonEKSClusterAdminPolicy": {"allow": ["arn:aws:iam::*:role/A", "arn:aws:iam::*:role/B", "PlatformAdmin"]}}}}}
+    (problem,) = problems(data)
+    assert problem.startswith("rules.admin-policy.policies.AmazonEKSClusterAdminPolicy.allow[2]: ")
+    assert "arn:aws:iam::*:role/Name" in problem
+
+
+def test_unknown_keys_list_what_is_allowed():
+    found = problems({"rules": {"admin-polcy": {"action": "alert"}, "prefer-roles": {"alow": []}}, "mood": "enforce"})
+    assert any(p.startswith("mood: unknown key; allowed here: mode, trusted_accounts, exemptions, rules") for p in found)
+    assert any(p.startswith("rules.admin-polcy: unknown key; allowed here: ") and "admin-policy" in p for p in found)
+    assert any(p.startswith("rules.prefer-roles.alow: unknown key; allowed here: action, severity, allow") for p in found)
+
+
+@pytest.mark.parametrize(
+    "data, path, says",
+    [
+        ({"mode": "enforcing"}, "mode", "'monitor' or 'enforce'"),
+        ({"rules": {"custom-username": {"action": "rollback"}}}, "rules.custom-username.action", "'off' or 'alert'"),
+        ({"rules": {"stale-principal": {"action": "rollback"}}}, "rules.stale-principal.action", "'rebind'"),
+        ({"rules": {"cross-account": {"severity": "urgent"}}}, "rules.cross-account.severity", "'critical'"),
+        ({"rules": {"authentication-mode": {"allowed_modes": ["API", "api"]}}}, "rules.authentication-mode.allowed_modes[1]", "'API_AND_CONFIG_MAP'"),
+        ({"rules": {"reserved-prefix": {"prefixes": "platform:"}}}, "rules.reserved-prefix.prefixes", "tuple"),
+        ({"trusted_accounts": [111122223333]}, "trusted_accounts", "quoted string of 12 digits"),
+        ({"trusted_accounts": ["1234"]}, "trusted_accounts", "12 digits"),
+        ({"exemptions": {"tag": {"key": "guardrail"}}}, "exemptions.tag.value", "required"),
+        ({"rules": {"admin-policy": {"policies": {"AmazonEKSClusterAdminPolcy": {}}}}}, "rules.admin-policy.policies.AmazonEKSClusterAdminPolcy", "did you mean AmazonEKSClusterAdminPolicy"),
+        ({"rules": {"admin-policy": {"policies": {"arn:aws:iam::aws:policy/AdministratorAccess": {}}}}}, "rules.admin-policy.policies.arn:aws:iam::aws:policy/AdministratorAccess", "not an access policy ARN"),
+        ({"rules": {"protected-entry": {"principals": ["arn:aws:iam::*:role/A"], "action": "delete"}}}, "rules.protected-entry.action", "'rollback'"),
+    ],
+)
+def test_bad_values_are_named_with_what_is_allowed(data, path, says):
+    found = problems(data)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{path}: "), found
+    assert says in found[0]
+
+
+def test_policies_may_be_given_by_full_arn_even_when_newer_than_our_list():
+    org = org_rules_from_data(
+        {"rules": {"admin-policy": {"policies": {
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy": {"allow": []},
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSFuturePolicy": {"allow": []},
+        }}}}
+    )
+    assert set(org.settings("admin-policy").policies) == {"AmazonEKSClusterAdminPolicy", "AmazonEKSFuturePolicy"}
+
+
+def test_duplicate_keys_are_rejected_with_their_line(tmp_path):
+    path = tmp_path / "guardrail.yaml"
+    path.write_text("rules:\n  admin-policy: {action: rollback}\n  admin-policy: {action: off}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_org_rules(path)
+    assert raised.value.problems == ["line 3: duplicate key 'admin-policy'"]
+    assert str(path) in str(raised.value)
+
+
+def test_yaml_syntax_error_and_missing_file(tmp_path):
+    path = tmp_path / "guardrail.yaml"
+    path.write_text("rules:\n  admin-policy: {action: rollback\n")
+    with pytest.raises(ConfigError, match=r"line \d+, column \d+: not valid YAML"):
+        load_org_rules(path)
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_org_rules(tmp_path / "missing.yaml")
+
+
+def test_top_level_must_be_a_mapping():
+    assert problems(["mode", "enforce"]) == ["(top level): expected a mapping of settings, got list"]
+
+
+def test_config_is_immutable():
+    org = OrgRules()
+    with pytest.raises(Exception):
+        org.mode = "enforce"  # type: ignore[misc]

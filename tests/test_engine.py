@@ -1,0 +1,76 @@
+"""What the engine adds to every rule: mode, exemptions, severity overrides, `off`."""
+
+from __future__ import annotations
+
+import cloudtrail_builder as ct
+from eks_guardrail.changes import parse_event
+from eks_guardrail.config import org_rules_from_data
+from eks_guardrail.engine import ObservedState, evaluate
+
+USER = ct.user_arn("mallory")
+ROLLBACK_PREFER_ROLES = {"rules": {"prefer-roles": {"action": "rollback"}}}
+
+
+def only(findings, rule):
+    (finding,) = [f for f in findings if f.rule == rule]
+    return finding
+
+
+def test_monitor_mode_turns_rollbacks_into_alerts():
+    change = parse_event(ct.create_access_entry(USER))
+    finding = only(evaluate(change, org_rules_from_data(ROLLBACK_PREFER_ROLES)), "prefer-roles")
+    assert (finding.action, finding.configured_action, finding.exempt) == ("alert", "rollback", False)
+
+
+def test_enforce_mode_keeps_rollbacks():
+    change = parse_event(ct.create_access_entry(USER))
+    finding = only(evaluate(change, org_rules_from_data({"mode": "enforce", **ROLLBACK_PREFER_ROLES})), "prefer-roles")
+    assert finding.action == "rollback"
+    assert finding.severity == "medium"
+
+
+def test_exempt_principal_is_reported_not_acted_on():
+    org = org_rules_from_data({"mode": "enforce", "exemptions": {"principals": ["arn:aws:iam::*:user/mallory"]}, **ROLLBACK_PREFER_ROLES})
+    finding = only(evaluate(parse_event(ct.create_access_entry(USER)), org), "prefer-roles")
+    assert finding.exempt is True and finding.action == "alert"
+    assert "exemption list" in (finding.exemption_reason or "")
+
+
+def test_exemption_tag_on_the_new_entry():
+    org = org_rules_from_data({"mode": "enforce", "exemptions": {"tag": {"key": "guardrail", "value": "exempt"}}, **ROLLBACK_PREFER_ROLES})
+    tagged = parse_event(ct.create_access_entry(USER, tags={"guardrail": "exempt"}))
+    assert only(evaluate(tagged, org), "prefer-roles").exempt is True
+    other_value = parse_event(ct.create_access_entry(USER, tags={"guardrail": "no"}))
+    assert only(evaluate(other_value, org), "prefer-roles").exempt is False
+
+
+def test_exemption_tag_from_observed_cluster_and_entry_state():
+    org = org_rules_from_data({"mode": "enforce", "exemptions": {"tag": {"key": "guardrail", "value": "exempt"}}, "rules": {"admin-policy": {"action": "rollback"}}})
+    change = parse_event(ct.associate_access_policy(ct.role_arn("Dev"), "AmazonEKSClusterAdminPolicy"))
+    assert only(evaluate(change, org), "admin-policy").exempt is False
+    by_cluster = only(evaluate(change, org, ObservedState(cluster_tags={"guardrail": "exempt"})), "admin-policy")
+    assert by_cluster.exempt and by_cluster.exemption_reason == "the cluster carries the exemption tag guardrail=exempt"
+    by_entry = only(evaluate(change, org, ObservedState(entry_tags={"guardrail": "exempt"})), "admin-policy")
+    assert by_entry.exempt and by_entry.action == "alert"
+
+
+def test_exemption_tag_on_a_new_cluster():
+    org = org_rules_from_data({"exemptions": {"tag": {"key": "guardrail", "value": "exempt"}}})
+    change = parse_event(ct.create_cluster("lab", mode="API", bootstrap=True, tags={"guardrail": "exempt"}))
+    assert only(evaluate(change, org), "bootstrap-admin").exempt is True
+
+
+def test_action_off_and_severity_override():
+    change = parse_event(ct.create_access_entry(USER, username="mallory"))
+    org = org_rules_from_data({"rules": {"prefer-roles": {"action": "off"}, "custom-username": {"severity": "high"}}})
+    findings = evaluate(change, org)
+    assert {f.rule for f in findings} == {"custom-username"}
+    assert findings[0].severity == "high"
+
+
+def test_findings_serialise_with_the_documented_fields():
+    finding = only(evaluate(parse_event(ct.create_access_entry(USER)), org_rules_from_data({})), "prefer-roles")
+    data = finding.to_dict()
+    for key in ("rule", "severity", "action", "exempt", "message", "principal_arn", "cluster", "actor_arn", "event_id", "account", "region"):
+        assert key in data
+    assert data["principal_arn"] == USER and data["cluster"] == "prod"
