@@ -1,0 +1,462 @@
+"""HTTP handlers of the access-entry operations, and the patches that plug them into moto.
+
+moto routes an EKS request by URL pattern (``moto.eks.urls.url_paths``) to
+``EKSResponse.dispatch``, which picks the operation from the botocore model and calls the
+``EKSResponse`` method of that name. :func:`install` adds the patterns and methods, overrides
+the cluster calls that carry ``accessConfig``, and wraps ``call_action`` of EKS and IAM so that
+every call yields its CloudTrail record. :func:`uninstall` puts moto back as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from moto.core.responses import ActionResult, EmptyResult
+from moto.eks import urls as eks_urls
+from moto.eks.responses import EKSResponse
+from moto.iam.responses import IamResponse
+
+from . import cloudtrail
+from .backend import AccessEntryBackend, access_entry_backends, invalid_parameter
+
+log = logging.getLogger(__name__)
+
+URL_PATHS: dict[str, Callable[..., Any]] = {
+    "{0}/clusters/(?P<name>[^/]+)/access-entries$": EKSResponse.dispatch,
+    "{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>[^/]+)$": EKSResponse.dispatch,
+    "{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>[^/]+)/access-policies$": EKSResponse.dispatch,
+    "{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>[^/]+)/access-policies/(?P<policyArn>[^/]+)$": EKSResponse.dispatch,
+    "{0}/access-policies$": EKSResponse.dispatch,
+}
+
+IAM_RECORDED = ("CreateRole", "DeleteRole", "CreateUser", "DeleteUser")
+
+
+# -- helpers bound to an EKSResponse --------------------------------------------------------------
+def _backend(self: EKSResponse) -> AccessEntryBackend:
+    return access_entry_backends[self.current_account][self.region]
+
+
+def _body(self: Any) -> dict[str, Any]:
+    raw = self.body
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _query(self: Any, key: str) -> str | None:
+    values = parse_qs(self.parsed_url.query, keep_blank_values=True).get(key)
+    return values[0] if values else None
+
+
+def _uri(self: Any, key: str) -> str:
+    value = (self.uri_match or {}).get(key)
+    return value if value is not None else self._get_param(key)
+
+
+def _max_results(self: Any) -> int | None:
+    value = _query(self, "maxResults")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise invalid_parameter("maxResults must be an integer.") from exc  # (not published by AWS)
+
+
+# -- the nine operations ----------------------------------------------------------------------------
+def create_access_entry(self: EKSResponse) -> ActionResult:
+    body = _body(self)
+    entry = _backend(self).create_access_entry(
+        name=_uri(self, "name"),
+        principal_arn=body.get("principalArn", ""),
+        kubernetes_groups=body.get("kubernetesGroups"),
+        tags=body.get("tags"),
+        username=body.get("username"),
+        entry_type=body.get("type"),
+    )
+    return ActionResult({"accessEntry": entry.to_dict()})
+
+
+def describe_access_entry(self: EKSResponse) -> ActionResult:
+    entry = _backend(self).describe_access_entry(_uri(self, "name"), _uri(self, "principalArn"))
+    return ActionResult({"accessEntry": entry.to_dict()})
+
+
+def update_access_entry(self: EKSResponse) -> ActionResult:
+    body = _body(self)
+    entry = _backend(self).update_access_entry(
+        _uri(self, "name"),
+        _uri(self, "principalArn"),
+        kubernetes_groups=body.get("kubernetesGroups"),
+        username=body.get("username"),
+    )
+    return ActionResult({"accessEntry": entry.to_dict()})
+
+
+def delete_access_entry(self: EKSResponse) -> ActionResult:
+    _backend(self).delete_access_entry(_uri(self, "name"), _uri(self, "principalArn"))
+    return EmptyResult()
+
+
+def list_access_entries(self: EKSResponse) -> ActionResult:
+    arns, token = _backend(self).list_access_entries(
+        _uri(self, "name"),
+        associated_policy_arn=_query(self, "associatedPolicyArn"),
+        max_results=_max_results(self),
+        next_token=_query(self, "nextToken"),
+    )
+    result: dict[str, Any] = {"accessEntries": arns}
+    if token:
+        result["nextToken"] = token
+    return ActionResult(result)
+
+
+def associate_access_policy(self: EKSResponse) -> ActionResult:
+    body = _body(self)
+    name, principal = _uri(self, "name"), _uri(self, "principalArn")
+    assoc = _backend(self).associate_access_policy(
+        name, principal, body.get("policyArn", ""), body.get("accessScope") or {}
+    )
+    return ActionResult(
+        {"clusterName": name, "principalArn": principal, "associatedAccessPolicy": assoc.to_dict()}
+    )
+
+
+def disassociate_access_policy(self: EKSResponse) -> ActionResult:
+    _backend(self).disassociate_access_policy(
+        _uri(self, "name"), _uri(self, "principalArn"), _uri(self, "policyArn")
+    )
+    return EmptyResult()
+
+
+def list_associated_access_policies(self: EKSResponse) -> ActionResult:
+    name, principal = _uri(self, "name"), _uri(self, "principalArn")
+    assocs, token = _backend(self).list_associated_access_policies(
+        name, principal, _max_results(self), _query(self, "nextToken")
+    )
+    result: dict[str, Any] = {
+        "clusterName": name,
+        "principalArn": principal,
+        "associatedAccessPolicies": [a.to_dict() for a in assocs],
+    }
+    if token:
+        result["nextToken"] = token
+    return ActionResult(result)
+
+
+def list_access_policies(self: EKSResponse) -> ActionResult:
+    policies, token = AccessEntryBackend.list_access_policies(
+        _max_results(self), _query(self, "nextToken")
+    )
+    result: dict[str, Any] = {"accessPolicies": policies}
+    if token:
+        result["nextToken"] = token
+    return ActionResult(result)
+
+
+# -- cluster calls that carry accessConfig ----------------------------------------------------------
+_ORIGINALS: dict[str, Any] = {}
+
+
+def create_cluster(self: EKSResponse) -> ActionResult:
+    body = _body(self)
+    name = body.get("name")
+    config = AccessEntryBackend.validate_create_access_config(body.get("accessConfig"), name)
+    result = _ORIGINALS["EKSResponse.create_cluster"](self)
+    cluster = self.eks_backend.clusters[name]
+    caller = cloudtrail.user_identity(self.access_key, self.current_account)
+    _backend(self).cluster_created(cluster, config, cloudtrail.principal_arn_of(caller))
+    return result
+
+
+_OTHER_UPDATE_KEYS = {
+    "resourcesVpcConfig": "EndpointAccessUpdate",
+    "logging": "LoggingUpdate",
+    "kubernetesNetworkConfig": "ConfigUpdate",
+    "remoteNetworkConfig": "ConfigUpdate",
+}
+
+
+def update_cluster_config(self: EKSResponse) -> ActionResult:
+    body = _body(self)
+    name = _uri(self, "name")
+    others = [key for key in _OTHER_UPDATE_KEYS if body.get(key) is not None]
+    if body.get("accessConfig") is not None:
+        if others:
+            # AWS applies one kind of update per call. (not published by AWS)
+            raise invalid_parameter(
+                "Only one type of update can be allowed per UpdateClusterConfig call.", name
+            )
+        update = _backend(self).update_access_config(name, body["accessConfig"])
+        return ActionResult({"update": update})
+    self.eks_backend.update_cluster_config(
+        name=name,
+        resources_vpc_config=body.get("resourcesVpcConfig"),
+        logging=body.get("logging"),
+        client_request_token=body.get("clientRequestToken"),
+        kubernetes_network_config=body.get("kubernetesNetworkConfig"),
+        remote_network_config=body.get("remoteNetworkConfig"),
+    )
+    from .backend import now
+
+    update_type = _OTHER_UPDATE_KEYS[others[0]] if others else "ConfigUpdate"
+    return ActionResult(
+        {
+            "update": {
+                "id": str(uuid.uuid4()),
+                "status": "Successful",
+                "type": update_type,
+                "params": [],
+                "createdAt": now(),
+                "errors": [],
+            }
+        }
+    )
+
+
+def delete_cluster(self: EKSResponse) -> ActionResult:
+    result = _ORIGINALS["EKSResponse.delete_cluster"](self)
+    _backend(self).cluster_deleted(_uri(self, "name"))
+    return result
+
+
+# -- CloudTrail hooks -----------------------------------------------------------------------------
+def _source_ip(self: Any) -> str:
+    request = getattr(self, "normalized_request", None)
+    addr = getattr(request, "remote_addr", None) if request is not None else None
+    return addr or "127.0.0.1"
+
+
+def _user_agent(self: Any) -> str:
+    return str(self.headers.get("User-Agent", "") or "")
+
+
+def _response_elements(status: int, body: Any) -> Any:
+    if status >= 400 or not body:
+        return None
+    try:
+        data = json.loads(body.decode() if isinstance(body, bytes) else body)
+    except ValueError:
+        return None
+    return data or None
+
+
+def eks_call_action(self: EKSResponse) -> Any:
+    status, headers, body = _ORIGINALS["EKSResponse.call_action"](self)
+    try:
+        operation = self._get_action()
+        if operation:
+            request_id = str(uuid.uuid4())
+            headers["x-amzn-requestid"] = request_id
+            _record_eks(self, operation, int(status), headers, body, request_id)
+    except Exception:  # recording must never break the emulated call
+        log.warning("could not record the CloudTrail event", exc_info=True)
+    return status, headers, body
+
+
+def _record_eks(self: EKSResponse, operation: str, status: int, headers: Any, body: Any, request_id: str) -> None:
+    from moto.core.utils import get_service_model
+
+    service_model = get_service_model("eks")
+    operation_model = service_model.operation_model(operation)
+    query = parse_qs(self.parsed_url.query, keep_blank_values=True)
+    params = cloudtrail.eks_request_parameters(operation_model, self.uri_match or {}, query, _body(self))
+    error_code = error_message = None
+    if status >= 400:
+        error_code, error_message = cloudtrail.error_from_response(headers, body)
+    record = cloudtrail.build_record(
+        event_source="eks.amazonaws.com",
+        event_name=operation,
+        region=self.region,
+        account_id=self.current_account,
+        identity=cloudtrail.user_identity(self.access_key, self.current_account),
+        request_parameters=params or None,
+        response_elements=_response_elements(status, body),
+        request_id=request_id,
+        source_ip=_source_ip(self),
+        user_agent=_user_agent(self),
+        error_code=error_code,
+        error_message=error_message,
+    )
+    cloudtrail.publish(record, self.region)
+
+
+def iam_call_action(self: IamResponse) -> Any:
+    status, headers, body = _ORIGINALS["IamResponse.call_action"](self)
+    try:
+        operation = self._get_action()
+        if operation in IAM_RECORDED:
+            _record_iam(self, operation, int(status), headers, body)
+    except Exception:
+        log.warning("could not record the CloudTrail event", exc_info=True)
+    return status, headers, body
+
+
+def _iam_response_elements(self: IamResponse, operation: str, params: dict[str, Any]) -> Any:
+    from urllib.parse import quote
+
+    if operation == "CreateRole":
+        role = self.backend.get_role(params["RoleName"])
+        out: dict[str, Any] = {
+            "path": role.path,
+            "roleName": role.name,
+            "roleId": role.id,
+            "arn": role.arn,
+            "createDate": cloudtrail.iam_date(role.create_date),
+            "assumeRolePolicyDocument": quote(role.assume_role_policy_document or "", safe=""),
+        }
+        if getattr(role, "permissions_boundary", None):
+            out["permissionsBoundary"] = {
+                "permissionsBoundaryArn": role.permissions_boundary,
+                "permissionsBoundaryType": "Policy",
+            }
+        if role.description:
+            out["description"] = role.description
+        tags = params.get("Tags")
+        if tags:
+            out["tags"] = [{"key": t.get("Key"), "value": t.get("Value")} for t in tags]
+        return {"role": out}
+    if operation == "CreateUser":
+        user = self.backend.get_user(params["UserName"])
+        out = {
+            "path": user.path,
+            "userName": user.name,
+            "userId": user.id,
+            "arn": user.arn,
+            "createDate": cloudtrail.iam_date(user.create_date),
+        }
+        tags = params.get("Tags")
+        if tags:
+            out["tags"] = [{"key": t.get("Key"), "value": t.get("Value")} for t in tags]
+        return {"user": out}
+    return None
+
+
+def _record_iam(self: IamResponse, operation: str, status: int, headers: Any, body: Any) -> None:
+    params = dict(getattr(self, "params", {}) or {})
+    params.pop("Action", None)
+    params.pop("Version", None)
+    error_code = error_message = None
+    response_elements = None
+    if status >= 400:
+        error_code, error_message = cloudtrail.error_from_response(headers, body)
+    else:
+        response_elements = _iam_response_elements(self, operation, params)
+    request_id = ""
+    for key, value in headers.items():
+        if key.lower() == "x-amzn-requestid":
+            request_id = str(value)
+    record = cloudtrail.build_record(
+        event_source="iam.amazonaws.com",
+        event_name=operation,
+        region=cloudtrail.IAM_EVENT_REGION,
+        account_id=self.current_account,
+        identity=cloudtrail.user_identity(self.access_key, self.current_account),
+        request_parameters=cloudtrail.iam_request_parameters(params),
+        response_elements=response_elements,
+        request_id=request_id or str(uuid.uuid4()),
+        source_ip=_source_ip(self),
+        user_agent=_user_agent(self),
+        error_code=error_code,
+        error_message=error_message,
+    )
+    cloudtrail.publish(record, cloudtrail.IAM_EVENT_REGION)
+
+
+# -- install / uninstall ----------------------------------------------------------------------------
+_EKS_METHODS: dict[str, Callable[..., Any]] = {
+    "create_access_entry": create_access_entry,
+    "describe_access_entry": describe_access_entry,
+    "update_access_entry": update_access_entry,
+    "delete_access_entry": delete_access_entry,
+    "list_access_entries": list_access_entries,
+    "associate_access_policy": associate_access_policy,
+    "disassociate_access_policy": disassociate_access_policy,
+    "list_associated_access_policies": list_associated_access_policies,
+    "list_access_policies": list_access_policies,
+    "create_cluster": create_cluster,
+    "update_cluster_config": update_cluster_config,
+    "delete_cluster": delete_cluster,
+    "call_action": eks_call_action,
+}
+_lock = threading.RLock()
+_install_count = 0
+_MISSING = object()
+
+
+def install() -> None:
+    """Plug the emulator into moto (reference-counted; pair every call with :func:`uninstall`)."""
+    global _install_count
+    with _lock:
+        _install_count += 1
+        if _install_count > 1:
+            return
+        for pattern, handler in URL_PATHS.items():
+            _ORIGINALS["url:" + pattern] = eks_urls.url_paths.get(pattern, _MISSING)
+            eks_urls.url_paths[pattern] = handler
+        for name, func in _EKS_METHODS.items():
+            _ORIGINALS["EKSResponse." + name] = EKSResponse.__dict__.get(name, _MISSING)
+            setattr(EKSResponse, name, func)
+        _ORIGINALS["IamResponse.call_action"] = IamResponse.call_action
+        _ORIGINALS["IamResponse.__dict__.call_action"] = IamResponse.__dict__.get("call_action", _MISSING)
+        IamResponse.call_action = iam_call_action  # type: ignore[method-assign]
+        # Wrapped originals must be callable even when inherited from BaseResponse.
+        _ORIGINALS["EKSResponse.call_action"] = (
+            _ORIGINALS["EKSResponse.call_action"]
+            if _ORIGINALS["EKSResponse.call_action"] is not _MISSING
+            else _base_call_action
+        )
+
+
+def _base_call_action(self: Any) -> Any:
+    from moto.core.responses import BaseResponse
+
+    return BaseResponse.call_action(self)
+
+
+def uninstall() -> None:
+    global _install_count
+    with _lock:
+        if _install_count == 0:
+            return
+        _install_count -= 1
+        if _install_count > 0:
+            return
+        for pattern in URL_PATHS:
+            original = _ORIGINALS.pop("url:" + pattern)
+            if original is _MISSING:
+                eks_urls.url_paths.pop(pattern, None)
+            else:
+                eks_urls.url_paths[pattern] = original
+        for name in _EKS_METHODS:
+            original = _ORIGINALS.pop("EKSResponse." + name)
+            if name == "call_action" and original is _base_call_action:
+                original = _MISSING
+            if original is _MISSING:
+                if name in EKSResponse.__dict__:
+                    delattr(EKSResponse, name)
+            else:
+                setattr(EKSResponse, name, original)
+        original = _ORIGINALS.pop("IamResponse.__dict__.call_action")
+        _ORIGINALS.pop("IamResponse.call_action", None)
+        if original is _MISSING:
+            if "call_action" in IamResponse.__dict__:
+                delattr(IamResponse, "call_action")
+        else:
+            IamResponse.call_action = original  # type: ignore[method-assign]
+
+
+def installed() -> bool:
+    return _install_count > 0

@@ -1,0 +1,121 @@
+"""moto's server plus the access-entry emulator, over HTTP on 127.0.0.1.
+
+werkzeug decodes ``%2F`` in the request path before routing, which would split the
+``{principalArn}`` path segment of a role ARN; EKS requests are therefore routed on the raw
+request URI (``RAW_URI``/``REQUEST_URI``).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, Callable, Iterable
+from urllib.parse import urlsplit
+
+from . import install, uninstall
+
+BANNER = "eks-guardrail local AWS listening on http://{host}:{port} (Ctrl-C to stop)"
+
+
+def _is_eks(environ: dict[str, Any]) -> bool:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "/eks/aws4_request" in auth:
+        return True
+    return environ.get("HTTP_HOST", "").startswith("eks.")
+
+
+def make_app() -> Callable[..., Iterable[bytes]]:
+    """The WSGI app: moto's domain dispatcher, EKS paths routed on the raw URI."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    inner = DomainDispatcherApplication(create_backend_app)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if raw and _is_eks(environ):
+            path = urlsplit(raw).path if "://" in raw else raw.split("?", 1)[0]
+            environ["PATH_INFO"] = path
+        return inner(environ, start_response)
+
+    return app
+
+
+class LocalAWSServer:
+    """A local AWS endpoint in a background thread (port 0 picks a free port)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _make_server(self) -> Any:
+        from moto.moto_server.threaded_moto_server import MotoRequestHandler
+        from werkzeug.serving import make_server
+
+        return make_server(self.host, self.port, make_app(), threaded=True, request_handler=MotoRequestHandler)
+
+    def start(self) -> "LocalAWSServer":
+        install()
+        try:
+            self._server = self._make_server()
+        except BaseException:
+            uninstall()
+            raise
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="eks-guardrail-local-aws", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+        uninstall()
+
+    def __enter__(self) -> "LocalAWSServer":
+        return self.start()
+
+    def __exit__(self, *args: Any) -> None:
+        self.stop()
+
+
+def start_server(host: str = "127.0.0.1", port: int = 0) -> LocalAWSServer:
+    """Start the endpoint in a background thread; ``.url`` says where, ``.stop()`` ends it."""
+    return LocalAWSServer(host, port).start()
+
+
+def reset() -> None:
+    """Forget all emulated state (moto's backends and the emulator's)."""
+    from moto.core.base_backend import BackendDict
+
+    BackendDict.reset()
+
+
+def run_server(host: str = "127.0.0.1", port: int = 5000) -> int:
+    """Serve until Ctrl-C; returns the exit status (0)."""
+    server = LocalAWSServer(host, port)
+    install()
+    try:
+        server._server = server._make_server()
+        server.port = server._server.server_address[1]
+        print(BANNER.format(host=host, port=server.port), flush=True)
+        try:
+            server._server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server._server.server_close()
+    finally:
+        uninstall()
+    print("eks-guardrail local AWS stopped", file=sys.stderr, flush=True)
+    return 0
