@@ -232,7 +232,11 @@ def publish(record: dict[str, Any], bus_region: str) -> dict[str, Any]:
                         "Source": env["source"],
                         "DetailType": DETAIL_TYPE,
                         "Detail": json.dumps(record, default=str),
-                        "Time": env["time"],
+                        # moto's events backend takes epoch seconds (what its API passes)
+                        # and turns them into the ISO form when delivering to targets
+                        "Time": datetime.strptime(env["time"], "%Y-%m-%dT%H:%M:%SZ")
+                        .replace(tzinfo=timezone.utc)
+                        .timestamp(),
                         "Resources": [],
                     }
                 ]
