@@ -1,0 +1,80 @@
+"""The ledger: last known good state of every access entry, in DynamoDB.
+
+Reverting an update or restoring a deleted entry needs the state before the change, which
+the event does not carry. The handler writes an entry here whenever it sees a compliant
+change, and the sweep refreshes it. Key: `pk` = `ACCOUNT/REGION/CLUSTER`, `sk` = principal ARN.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from ..state import Association, EntryState
+
+
+def _pk(account: str, region: str, cluster: str) -> str:
+    return f"{account}/{region}/{cluster}"
+
+
+def entry_to_json(entry: EntryState) -> str:
+    return json.dumps(
+        {
+            "cluster": entry.cluster,
+            "principal_arn": entry.principal_arn,
+            "entry_type": entry.entry_type,
+            "username": entry.username,
+            "groups": list(entry.groups),
+            "tags": dict(entry.tags),
+            "associations": [
+                {"policy_arn": a.policy_arn, "scope_type": a.scope_type, "namespaces": list(a.namespaces)}
+                for a in entry.associations
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def entry_from_json(text: str) -> EntryState:
+    data = json.loads(text)
+    return EntryState(
+        cluster=data["cluster"],
+        principal_arn=data["principal_arn"],
+        entry_type=data["entry_type"],
+        username=data.get("username"),
+        groups=tuple(data.get("groups") or ()),
+        tags=data.get("tags") or {},
+        associations=tuple(
+            Association(a["policy_arn"], a["scope_type"], tuple(a.get("namespaces") or ())) for a in data.get("associations") or ()
+        ),
+    )
+
+
+class DynamoDbLedger:
+    def __init__(self, dynamodb_client: Any, table_name: str):
+        self._ddb = dynamodb_client
+        self._table = table_name
+
+    def get(self, account: str, region: str, cluster: str, principal_arn: str) -> EntryState | None:
+        item = self._ddb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": _pk(account, region, cluster)}, "sk": {"S": principal_arn}},
+            ConsistentRead=True,
+        ).get("Item")
+        return entry_from_json(item["entry"]["S"]) if item else None
+
+    def put(self, account: str, region: str, entry: EntryState, *, source: str) -> None:
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": _pk(account, region, entry.cluster)},
+                "sk": {"S": entry.principal_arn},
+                "entry": {"S": entry_to_json(entry)},
+                "recorded_at": {"S": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                "source": {"S": source},
+            },
+        )
+
+    def delete(self, account: str, region: str, cluster: str, principal_arn: str) -> None:
+        self._ddb.delete_item(TableName=self._table, Key={"pk": {"S": _pk(account, region, cluster)}, "sk": {"S": principal_arn}})

@@ -1,0 +1,88 @@
+"""Alert channels. One failing channel never blocks another, nor the rollback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .render import AlertMessage, sns_message
+
+log = logging.getLogger(__name__)
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, message: AlertMessage) -> None: ...
+
+
+@dataclass
+class SnsChannel:
+    sns_client: Any
+    topic_arn: str
+    name: str = "sns"
+
+    def send(self, message: AlertMessage) -> None:
+        self.sns_client.publish(
+            TopicArn=self.topic_arn,
+            Subject=message.subject,
+            Message=sns_message(message),
+            MessageStructure="json",
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in message.attributes.items()},
+        )
+
+
+def post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https webhook from config
+        response.read()
+
+
+def webhook_url_from_secret(secret: str) -> str:
+    """The secret holds the URL itself or JSON with a `webhook_url` (or `url`) key."""
+    text = secret.strip()
+    if text.startswith("{"):
+        data = json.loads(text)
+        text = data.get("webhook_url") or data.get("url") or ""
+    if not text.startswith(("https://", "http://")):
+        raise ValueError("the Slack secret holds no webhook URL (expected the URL or JSON with 'webhook_url')")
+    return text
+
+
+@dataclass
+class SlackChannel:
+    #: Returns the secret's value (Powertools Parameters, cached); never logged.
+    read_secret: Callable[[], str]
+    post: Callable[[str, dict[str, Any]], None] = post_json
+    name: str = "slack"
+
+    def send(self, message: AlertMessage) -> None:
+        self.post(webhook_url_from_secret(self.read_secret()), message.slack)
+
+
+#: What a channel failure may look like; anything else is a bug and propagates.
+CHANNEL_ERRORS = (ClientError, BotoCoreError, OSError, ValueError)
+
+
+@dataclass
+class Dispatcher:
+    channels: list[Channel]
+    on_failure: Callable[[str, Exception], None] = field(default=lambda name, error: None)
+
+    def send(self, message: AlertMessage) -> list[str]:
+        """Send to every channel; return the names of those that failed."""
+        failed = []
+        for channel in self.channels:
+            try:
+                channel.send(message)
+            except CHANNEL_ERRORS as error:
+                # The message names the channel and error type only: a webhook URL may be in str(error).
+                log.error("alert channel %s failed: %s", channel.name, type(error).__name__)
+                self.on_failure(channel.name, error)
+                failed.append(channel.name)
+        return failed

@@ -1,0 +1,1 @@
+"""Acting on findings: rollbacks (one module each), lockout protection, the enforcer."""

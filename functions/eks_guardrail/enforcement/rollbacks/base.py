@@ -1,0 +1,96 @@
+"""The rollback registry: one small module per kind of change that can be undone.
+
+Each rollback declares the change type it undoes and the IAM permissions it needs (the CDK
+stack grants exactly the union, and a test checks it). A rollback re-reads the current
+state before acting: the event may be old, the entry gone or changed again since.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from ...adapters.eks import EksAccessEntries
+from ...config import OrgRules
+from ...state import EntryState
+from ..admin_view import read_admin_view
+from ..lockout import Removal, would_lock_out
+
+ROLLED_BACK = "rolled-back"
+ALREADY_UNDONE = "already-undone"
+REFUSED = "refused"
+NOT_UNDONE = "not-undone"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    status: str
+    detail: str
+
+
+class LedgerReader:
+    """What a rollback may ask of the ledger (protocol, documented by example)."""
+
+    def get(self, account: str, region: str, cluster: str, principal_arn: str) -> EntryState | None: ...
+
+
+@dataclass(frozen=True)
+class RollbackContext:
+    eks: EksAccessEntries
+    ledger: LedgerReader
+    org: OrgRules
+
+    def protected_principals(self) -> tuple[str, ...]:
+        return self.org.settings("protected-entry").principals  # type: ignore[attr-defined]
+
+    def lockout_refusal(self, cluster: str, removal: Removal) -> RollbackResult | None:
+        entries = read_admin_view(self.eks, cluster, self.protected_principals())
+        if would_lock_out(entries, removal, self.protected_principals()):
+            return RollbackResult(
+                REFUSED,
+                f"refused: it would leave cluster {cluster} without any cluster-admin path "
+                f"(an entry with AmazonEKSClusterAdminPolicy cluster-wide, or a protected entry)",
+            )
+        return None
+
+
+Undo = Callable[..., RollbackResult]
+
+
+@dataclass(frozen=True)
+class RollbackSpec:
+    name: str
+    change_type: type
+    permissions: tuple[str, ...]
+    undo: Undo
+
+
+ROLLBACKS: dict[type, RollbackSpec] = {}
+
+#: Reads every rollback may make before acting (lockout view, current state).
+READ_PERMISSIONS: tuple[str, ...] = (
+    "eks:DescribeAccessEntry",
+    "eks:ListAccessEntries",
+    "eks:ListAssociatedAccessPolicies",
+    "eks:DescribeCluster",
+)
+
+
+def rollback(change_type: type, *, permissions: tuple[str, ...]) -> Callable[[Undo], Undo]:
+    def register(undo: Undo) -> Undo:
+        if not permissions:
+            raise ValueError(f"rollback {undo.__name__} declares no IAM permissions")
+        ROLLBACKS[change_type] = RollbackSpec(undo.__name__, change_type, permissions, undo)
+        return undo
+
+    return register
+
+
+def changed_since(moment: datetime | None, event_time: str) -> bool:
+    """Whether AWS's timestamp is later than the event (CloudTrail keeps whole seconds)."""
+    if moment is None or not event_time:
+        return False
+    when = datetime.fromisoformat(event_time.replace("Z", "+00:00"))
+    return moment > when + timedelta(seconds=1)

@@ -1,0 +1,1 @@
+"""Lambda entry points: thin glue (parse → evaluate → act → report) over plain code."""

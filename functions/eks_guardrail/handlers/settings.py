@@ -1,0 +1,69 @@
+"""The handlers' environment, validated once, on the first invocation (never at import)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..config import ConfigError, OrgRules, org_rules_from_data
+
+
+class SettingsError(ValueError):
+    """The function's environment is incomplete or wrong; says which variable and how to fix it."""
+
+
+@dataclass(frozen=True)
+class HandlerSettings:
+    org: OrgRules
+    ledger_table: str
+    idempotency_table: str | None
+    alert_topic_arn: str | None
+    slack_secret_name: str | None
+    own_principals: tuple[str, ...]
+    tracing: bool = False
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> "HandlerSettings":
+        """Variables (set by the CDK stack):
+
+        - `GUARDRAIL_CONFIG`: the validated org rules as JSON, or `GUARDRAIL_CONFIG_FILE`: a path to it;
+        - `LEDGER_TABLE` (required), `IDEMPOTENCY_TABLE` (idempotency is off without it);
+        - `ALERT_TOPIC_ARN`, `SLACK_SECRET_NAME` (each channel is off without it);
+        - `GUARDRAIL_ROLE_ARNS`: comma-separated ARN patterns of the guardrail's own roles;
+        - `GUARDRAIL_TRACING`: `true` to load the X-Ray SDK and trace.
+        """
+        ledger = env.get("LEDGER_TABLE", "").strip()
+        if not ledger:
+            raise SettingsError("LEDGER_TABLE is not set: the name of the DynamoDB ledger table")
+        return cls(
+            org=_org_rules(env),
+            ledger_table=ledger,
+            idempotency_table=env.get("IDEMPOTENCY_TABLE") or None,
+            alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
+            slack_secret_name=env.get("SLACK_SECRET_NAME") or None,
+            own_principals=tuple(p.strip() for p in env.get("GUARDRAIL_ROLE_ARNS", "").split(",") if p.strip()),
+            tracing=env.get("GUARDRAIL_TRACING", "").lower() == "true",
+        )
+
+
+def _org_rules(env: Mapping[str, str]) -> OrgRules:
+    if env.get("GUARDRAIL_CONFIG"):
+        source, text = "GUARDRAIL_CONFIG", env["GUARDRAIL_CONFIG"]
+    elif env.get("GUARDRAIL_CONFIG_FILE"):
+        source = env["GUARDRAIL_CONFIG_FILE"]
+        try:
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as error:
+            raise SettingsError(f"GUARDRAIL_CONFIG_FILE {source}: cannot read: {error.strerror or error}") from None
+    else:
+        raise SettingsError("neither GUARDRAIL_CONFIG (org rules as JSON) nor GUARDRAIL_CONFIG_FILE is set")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{source}: not valid JSON: {error.msg}") from None
+    try:
+        return org_rules_from_data(data, source=source)
+    except ConfigError as error:
+        raise SettingsError(str(error)) from None
