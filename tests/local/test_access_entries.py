@@ -61,7 +61,7 @@ def test_create_access_entry_user_default_username(aws: Aws, cluster: str) -> No
 
 def test_describe_access_entry(aws: Aws, cluster: str) -> None:
     """aws-facts A: DescribeAccessEntry returns the entry as created (principalArn in the path)."""
-    role = aws.create_role("a/b".split("/")[-1], path="/a/")
+    role = aws.create_role("b", path="/a/")
     created = aws.eks.create_access_entry(clusterName=cluster, principalArn=role["Arn"])["accessEntry"]
     described = aws.eks.describe_access_entry(clusterName=cluster, principalArn=role["Arn"])["accessEntry"]
     assert described == created
@@ -145,6 +145,7 @@ def test_list_access_entries_pagination_and_filter(aws: Aws, cluster: str) -> No
     last = aws.eks.list_access_entries(clusterName=cluster, maxResults=100)
     assert "nextToken" not in last
     expect_error(aws.eks.list_access_entries, "InvalidParameterException", 400, clusterName=cluster, nextToken="garbage!")
+    expect_error(aws.eks.list_access_entries, "InvalidParameterException", 400, clusterName=cluster, maxResults=101)
 
 
 def test_reserved_username_prefixes(aws: Aws, cluster: str) -> None:

@@ -205,6 +205,7 @@ def test_iam_events_on_us_east_1(aws: Aws) -> None:
     assert delete["requestParameters"] == {"roleName": "r"} and delete["responseElements"] is None
     assert create_user["responseElements"]["user"]["userName"] == "u"
     assert failed["errorCode"] == "NoSuchEntity" and failed["errorMessage"]
+    assert all(re.match(r"^[0-9a-f-]{36}$", e["detail"]["requestID"]) for e in got)
 
 
 def test_target_failure_does_not_break_call(aws: Aws, cluster: str) -> None:

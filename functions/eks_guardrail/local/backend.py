@@ -424,10 +424,9 @@ class AccessEntryBackend(BaseBackend):
         ts = now()
         if groups is None:
             groups = list(NODE_DEFAULT_GROUPS.get(entry_type, []))
-        kind = "role" if principal.kind == "role" else ("user" if principal.kind == "user" else "root")
         arn = (
             f"arn:{self.partition}:eks:{self.region_name}:{self.account_id}:access-entry/"
-            f"{name}/{kind}/{principal.account}/{principal.name}/{uuid.uuid4()}"
+            f"{name}/{principal.kind}/{principal.account}/{principal.name}/{uuid.uuid4()}"
         )
         return AccessEntry(
             cluster_name=name,

@@ -22,7 +22,7 @@ from moto.eks.responses import EKSResponse
 from moto.iam.responses import IamResponse
 
 from . import cloudtrail
-from .backend import AccessEntryBackend, access_entry_backends, invalid_parameter
+from .backend import AccessEntryBackend, access_entry_backends, invalid_parameter, now
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +209,6 @@ def update_cluster_config(self: EKSResponse) -> ActionResult:
         kubernetes_network_config=body.get("kubernetesNetworkConfig"),
         remote_network_config=body.get("remoteNetworkConfig"),
     )
-    from .backend import now
-
     update_type = _OTHER_UPDATE_KEYS[others[0]] if others else "ConfigUpdate"
     return ActionResult(
         {
@@ -298,6 +296,12 @@ def iam_call_action(self: IamResponse) -> Any:
     try:
         operation = self._get_action()
         if operation in IAM_RECORDED:
+            # IAM request ids are UUIDs (moto makes 52-character ones); keep body and header in step
+            request_id = str(uuid.uuid4())
+            old_id = headers.get("x-amzn-requestid")
+            headers["x-amzn-requestid"] = request_id
+            if old_id and isinstance(body, str):
+                body = body.replace(f"<RequestId>{old_id}</RequestId>", f"<RequestId>{request_id}</RequestId>")
             _record_iam(self, operation, int(status), headers, body)
     except Exception:
         log.warning("could not record the CloudTrail event", exc_info=True)
@@ -354,10 +358,7 @@ def _record_iam(self: IamResponse, operation: str, status: int, headers: Any, bo
         error_code, error_message = cloudtrail.error_from_response(headers, body)
     else:
         response_elements = _iam_response_elements(self, operation, params)
-    request_id = ""
-    for key, value in headers.items():
-        if key.lower() == "x-amzn-requestid":
-            request_id = str(value)
+    request_id = str(headers.get("x-amzn-requestid") or "")
     record = cloudtrail.build_record(
         event_source="iam.amazonaws.com",
         event_name=operation,
@@ -391,9 +392,15 @@ _EKS_METHODS: dict[str, Callable[..., Any]] = {
     "delete_cluster": delete_cluster,
     "call_action": eks_call_action,
 }
+_PATCHES: list[tuple[type, str, Callable[..., Any]]] = [
+    *((EKSResponse, name, func) for name, func in _EKS_METHODS.items()),
+    (IamResponse, "call_action", iam_call_action),
+]
 _lock = threading.RLock()
 _install_count = 0
 _MISSING = object()
+#: what each patched class held in its own __dict__ before (restored on uninstall)
+_SAVED: dict[str, Any] = {}
 
 
 def install() -> None:
@@ -404,29 +411,18 @@ def install() -> None:
         if _install_count > 1:
             return
         for pattern, handler in URL_PATHS.items():
-            _ORIGINALS["url:" + pattern] = eks_urls.url_paths.get(pattern, _MISSING)
+            _SAVED["url:" + pattern] = eks_urls.url_paths.get(pattern, _MISSING)
             eks_urls.url_paths[pattern] = handler
-        for name, func in _EKS_METHODS.items():
-            _ORIGINALS["EKSResponse." + name] = EKSResponse.__dict__.get(name, _MISSING)
-            setattr(EKSResponse, name, func)
-        _ORIGINALS["IamResponse.call_action"] = IamResponse.call_action
-        _ORIGINALS["IamResponse.__dict__.call_action"] = IamResponse.__dict__.get("call_action", _MISSING)
-        IamResponse.call_action = iam_call_action  # type: ignore[method-assign]
-        # Wrapped originals must be callable even when inherited from BaseResponse.
-        _ORIGINALS["EKSResponse.call_action"] = (
-            _ORIGINALS["EKSResponse.call_action"]
-            if _ORIGINALS["EKSResponse.call_action"] is not _MISSING
-            else _base_call_action
-        )
-
-
-def _base_call_action(self: Any) -> Any:
-    from moto.core.responses import BaseResponse
-
-    return BaseResponse.call_action(self)
+        for cls, name, func in _PATCHES:
+            key = f"{cls.__name__}.{name}"
+            _SAVED[key] = cls.__dict__.get(name, _MISSING)
+            # the wrappers and overrides call what the class resolved to before (maybe inherited)
+            _ORIGINALS[key] = getattr(cls, name, None)
+            setattr(cls, name, func)
 
 
 def uninstall() -> None:
+    """Undo one :func:`install`; the last one puts moto back exactly as it was."""
     global _install_count
     with _lock:
         if _install_count == 0:
@@ -435,27 +431,19 @@ def uninstall() -> None:
         if _install_count > 0:
             return
         for pattern in URL_PATHS:
-            original = _ORIGINALS.pop("url:" + pattern)
+            original = _SAVED.pop("url:" + pattern)
             if original is _MISSING:
                 eks_urls.url_paths.pop(pattern, None)
             else:
                 eks_urls.url_paths[pattern] = original
-        for name in _EKS_METHODS:
-            original = _ORIGINALS.pop("EKSResponse." + name)
-            if name == "call_action" and original is _base_call_action:
-                original = _MISSING
+        for cls, name, _ in _PATCHES:
+            key = f"{cls.__name__}.{name}"
+            original = _SAVED.pop(key)
+            _ORIGINALS.pop(key, None)
             if original is _MISSING:
-                if name in EKSResponse.__dict__:
-                    delattr(EKSResponse, name)
+                delattr(cls, name)
             else:
-                setattr(EKSResponse, name, original)
-        original = _ORIGINALS.pop("IamResponse.__dict__.call_action")
-        _ORIGINALS.pop("IamResponse.call_action", None)
-        if original is _MISSING:
-            if "call_action" in IamResponse.__dict__:
-                delattr(IamResponse, "call_action")
-        else:
-            IamResponse.call_action = original  # type: ignore[method-assign]
+                setattr(cls, name, original)
 
 
 def installed() -> bool:

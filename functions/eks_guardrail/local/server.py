@@ -41,7 +41,8 @@ def make_app() -> Callable[..., Iterable[bytes]]:
 
 
 class LocalAWSServer:
-    """A local AWS endpoint in a background thread (port 0 picks a free port)."""
+    """The local AWS endpoint; ``start()`` serves it from a background thread (port 0 picks a
+    free port), :func:`run_server` in the foreground."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
@@ -53,34 +54,45 @@ class LocalAWSServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def _make_server(self) -> Any:
+    def bind(self) -> "LocalAWSServer":
+        """Install the emulator and open the listening socket."""
         from moto.moto_server.threaded_moto_server import MotoRequestHandler
-        from werkzeug.serving import make_server
+        from werkzeug import serving
 
-        return make_server(self.host, self.port, make_app(), threaded=True, request_handler=MotoRequestHandler)
-
-    def start(self) -> "LocalAWSServer":
         install()
         try:
-            self._server = self._make_server()
+            self._server = serving.make_server(
+                self.host, self.port, make_app(), threaded=True, request_handler=MotoRequestHandler
+            )
         except BaseException:
             uninstall()
             raise
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="eks-guardrail-local-aws", daemon=True)
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def close(self) -> None:
+        """Close the socket and uninstall the emulator (once serving has stopped)."""
+        if self._server is None:
+            return
+        self._server.server_close()
+        self._server = None
+        uninstall()
+
+    def start(self) -> "LocalAWSServer":
+        self.bind()
+        self._thread = threading.Thread(target=self.serve_forever, name="eks-guardrail-local-aws", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
+        if self._server is not None and self._thread is not None:
+            self._server.shutdown()
             self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
-        uninstall()
+            self._thread = None
+        self.close()
 
     def __enter__(self) -> "LocalAWSServer":
         return self.start()
@@ -103,19 +115,13 @@ def reset() -> None:
 
 def run_server(host: str = "127.0.0.1", port: int = 5000) -> int:
     """Serve until Ctrl-C; returns the exit status (0)."""
-    server = LocalAWSServer(host, port)
-    install()
+    server = LocalAWSServer(host, port).bind()
+    print(BANNER.format(host=host, port=server.port), flush=True)
     try:
-        server._server = server._make_server()
-        server.port = server._server.server_address[1]
-        print(BANNER.format(host=host, port=server.port), flush=True)
-        try:
-            server._server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server._server.server_close()
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
-        uninstall()
+        server.close()
     print("eks-guardrail local AWS stopped", file=sys.stderr, flush=True)
     return 0
