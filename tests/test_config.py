@@ -115,3 +115,11 @@ def test_config_is_immutable():
     org = OrgRules()
     with pytest.raises(Exception):
         org.mode = "enforce"  # type: ignore[misc]
+
+
+def test_unquoted_yaml_off_means_off(tmp_path):
+    path = tmp_path / "guardrail.yaml"
+    path.write_text("rules:\n  required-tags: {action: off}\n  prefer-roles:\n    action: off\n")
+    org = load_org_rules(path)
+    assert org.settings("required-tags").action == "off" and org.settings("prefer-roles").action == "off"
+    assert problems({"rules": {"prefer-roles": {"action": True}}})[0].startswith("rules.prefer-roles.action: ")

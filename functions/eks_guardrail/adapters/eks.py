@@ -54,9 +54,15 @@ class EksAccessEntries:
         return principals
 
     def associations(self, cluster: str, principal_arn: str) -> tuple[Association, ...]:
+        """The entry's policy associations; none when the entry does not exist (any more)."""
+        try:
+            pages = list(self._eks.get_paginator("list_associated_access_policies").paginate(clusterName=cluster, principalArn=principal_arn))
+        except ClientError as error:
+            if is_not_found(error):
+                return ()
+            raise
         found: list[Association] = []
-        paginator = self._eks.get_paginator("list_associated_access_policies")
-        for page in paginator.paginate(clusterName=cluster, principalArn=principal_arn):
+        for page in pages:
             for item in page.get("associatedAccessPolicies", []):
                 scope = item.get("accessScope") or {}
                 found.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 from ..findings import Severity, Violation
 
@@ -34,6 +34,12 @@ class RuleSettings(BaseModel):
 
     action: Literal["off", "alert", "rollback"] = "alert"
     severity: Severity | None = None
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted `off` as false: `action: off` must still mean "off".
+        return "off" if value is False else value
 
 
 class AlertOnlySettings(RuleSettings):
