@@ -114,6 +114,8 @@ def test_envelope_shape_and_bus_id(aws: Aws, cluster: str) -> None:
     delivered = aws.drain(queue)
     assert [e["id"] for e in delivered] == [envelope["id"]]
     assert delivered[0]["time"] == envelope["time"]  # ISO 8601, as EventBridge delivers it
+    assert set(delivered[0]) == ENVELOPE_KEYS  # `account` included, as AWS delivers it
+    assert delivered[0]["account"] == ACCOUNT
     assert delivered[0]["detail"] == json.loads(json.dumps(envelope["detail"]))
 
 

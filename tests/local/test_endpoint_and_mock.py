@@ -35,13 +35,16 @@ import boto3, moto
 from moto.eks import urls
 from moto.eks.responses import EKSResponse
 from moto.iam.responses import IamResponse
+from moto.events.utils import EventTemplateParser
 from eks_guardrail.local import mock_aws
 paths = dict(urls.url_paths)
+template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
 with mock_aws():
     assert boto3.client("eks", region_name="eu-west-1").list_access_policies()["accessPolicies"]
 assert dict(urls.url_paths) == paths
 assert "create_access_entry" not in EKSResponse.__dict__ and "call_action" not in EKSResponse.__dict__
 assert "call_action" not in IamResponse.__dict__
+assert EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE == template
 with moto.mock_aws():
     try:
         boto3.client("eks", region_name="eu-west-1").list_access_policies()
@@ -67,6 +70,25 @@ def test_decorator_form() -> None:
     """mock_aws works as a bare decorator, like moto's."""
     eks = boto3.client("eks", region_name="eu-west-1")
     assert len(eks.list_access_policies()["accessPolicies"]) == 34
+
+
+def test_class_decorator_form() -> None:
+    """mock_aws decorates a test class like moto's: each test method runs in a fresh mock."""
+
+    @mock_aws
+    class Suite:
+        def test_one(self) -> int:
+            eks = boto3.client("eks", region_name="eu-west-1")
+            eks.create_cluster(name="c", roleArn=f"arn:aws:iam::{ACCOUNT}:role/r", resourcesVpcConfig={},
+                               accessConfig={"authenticationMode": "API"})
+            return len(eks.list_access_entries(clusterName="c")["accessEntries"])
+
+        def test_two(self) -> list[str]:
+            return boto3.client("eks", region_name="eu-west-1").list_clusters()["clusters"]
+
+    suite = Suite()
+    assert suite.test_one() == 1
+    assert suite.test_two() == []
 
 
 def test_state_is_reset_between_mocks() -> None:

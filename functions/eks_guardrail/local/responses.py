@@ -4,7 +4,8 @@ moto routes an EKS request by URL pattern (``moto.eks.urls.url_paths``) to
 ``EKSResponse.dispatch``, which picks the operation from the botocore model and calls the
 ``EKSResponse`` method of that name. :func:`install` adds the patterns and methods, overrides
 the cluster calls that carry ``accessConfig``, and wraps ``call_action`` of EKS and IAM so that
-every call yields its CloudTrail record. :func:`uninstall` puts moto back as it was.
+every call yields its CloudTrail record; it also makes EventBridge deliver the envelope's
+``account`` to targets, as AWS does. :func:`uninstall` puts moto back as it was.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs
 from moto.core.responses import ActionResult, EmptyResult
 from moto.eks import urls as eks_urls
 from moto.eks.responses import EKSResponse
+from moto.events.utils import EventTemplateParser
 from moto.iam.responses import IamResponse
 
 from . import cloudtrail
@@ -392,9 +394,17 @@ _EKS_METHODS: dict[str, Callable[..., Any]] = {
     "delete_cluster": delete_cluster,
     "call_action": eks_call_action,
 }
-_PATCHES: list[tuple[type, str, Callable[..., Any]]] = [
+#: What EventBridge hands a target when the rule has no input transformer: moto leaves out the
+#: envelope's `account`, which AWS delivers (order as AWS writes it).
+EVENT_INPUT_TEMPLATE = (
+    '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
+    '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
+    '"detail": <detail>}'
+)
+_PATCHES: list[tuple[type, str, Any]] = [
     *((EKSResponse, name, func) for name, func in _EKS_METHODS.items()),
     (IamResponse, "call_action", iam_call_action),
+    (EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", EVENT_INPUT_TEMPLATE),
 ]
 _lock = threading.RLock()
 _install_count = 0
