@@ -23,12 +23,13 @@ class Channel(Protocol):
 
 @dataclass
 class SnsChannel:
-    sns_client: Any
+    #: Returns the SNS client; called on the first alert, so compliant events never pay for it.
+    sns_client: Callable[[], Any]
     topic_arn: str
     name: str = "sns"
 
     def send(self, message: AlertMessage) -> None:
-        self.sns_client.publish(
+        self.sns_client().publish(
             TopicArn=self.topic_arn,
             Subject=message.subject,
             Message=sns_message(message),

@@ -47,7 +47,7 @@ class AccessEntryApp:
         channels: list[Channel] = []
         if settings.alert_topic_arn:
             region = settings.alert_topic_arn.split(":")[3]
-            channels.append(SnsChannel(clients.client("sns", region), settings.alert_topic_arn))
+            channels.append(SnsChannel(lambda: clients.client("sns", region), settings.alert_topic_arn))
         if settings.slack_secret_name:
             channels.append(SlackChannel(read_secret=self._secret_reader(clients, settings.slack_secret_name), post=slack_post))
         self.dispatcher = Dispatcher(channels, on_failure=self._alert_failed)
