@@ -218,3 +218,14 @@ def test_target_failure_does_not_break_call(aws: Aws, cluster: str) -> None:
     role = aws.create_role("dev")
     aws.eks.create_access_entry(clusterName=cluster, principalArn=role["Arn"])
     assert _events("CreateAccessEntry")
+
+
+def test_disabled_rule_receives_nothing(aws: Aws, cluster: str) -> None:
+    """aws-facts F: only enabled rules route events (moto alone delivers to DISABLED rules too)."""
+    queue = aws.queue_for_rule(SUCCESSFUL_EKS)
+    aws.client("events").disable_rule(Name="rule-q")
+    aws.eks.create_access_entry(clusterName=cluster, principalArn=aws.create_role("dev")["Arn"])
+    assert aws.drain(queue) == []
+    aws.client("events").enable_rule(Name="rule-q")
+    aws.eks.create_access_entry(clusterName=cluster, principalArn=aws.create_role("ops")["Arn"])
+    assert [e["detail"]["eventName"] for e in aws.drain(queue)] == ["CreateAccessEntry"]

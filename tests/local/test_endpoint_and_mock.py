@@ -36,6 +36,7 @@ from moto.eks import urls
 from moto.eks.responses import EKSResponse
 from moto.iam.responses import IamResponse
 from moto.events.utils import EventTemplateParser
+from moto.events.models import Rule
 from eks_guardrail.local import mock_aws
 paths = dict(urls.url_paths)
 template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
@@ -45,6 +46,7 @@ assert dict(urls.url_paths) == paths
 assert "create_access_entry" not in EKSResponse.__dict__ and "call_action" not in EKSResponse.__dict__
 assert "call_action" not in IamResponse.__dict__
 assert EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE == template
+assert "send_to_targets" in Rule.__dict__ and Rule.send_to_targets.__module__ == "moto.events.models"
 with moto.mock_aws():
     try:
         boto3.client("eks", region_name="eu-west-1").list_access_policies()

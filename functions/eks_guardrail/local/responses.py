@@ -4,8 +4,8 @@ moto routes an EKS request by URL pattern (``moto.eks.urls.url_paths``) to
 ``EKSResponse.dispatch``, which picks the operation from the botocore model and calls the
 ``EKSResponse`` method of that name. :func:`install` adds the patterns and methods, overrides
 the cluster calls that carry ``accessConfig``, and wraps ``call_action`` of EKS and IAM so that
-every call yields its CloudTrail record; it also makes EventBridge deliver the envelope's
-``account`` to targets, as AWS does. :func:`uninstall` puts moto back as it was.
+every call yields its CloudTrail record; it also makes EventBridge behave as AWS does where
+moto differs (targets receive the envelope's ``account``; DISABLED rules deliver nothing). :func:`uninstall` puts moto back as it was.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 from moto.core.responses import ActionResult, EmptyResult
 from moto.eks import urls as eks_urls
 from moto.eks.responses import EKSResponse
+from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
 from moto.iam.responses import IamResponse
 
@@ -378,6 +379,13 @@ def _record_iam(self: IamResponse, operation: str, status: int, headers: Any, bo
     cloudtrail.publish(record, cloudtrail.IAM_EVENT_REGION)
 
 
+def rule_send_to_targets(self: Rule, *args: Any, **kwargs: Any) -> None:
+    """moto delivers to the targets of DISABLED rules too; AWS does not."""
+    if self.state == "DISABLED":
+        return
+    _ORIGINALS["Rule.send_to_targets"](self, *args, **kwargs)
+
+
 # -- install / uninstall ----------------------------------------------------------------------------
 _EKS_METHODS: dict[str, Callable[..., Any]] = {
     "create_access_entry": create_access_entry,
@@ -405,6 +413,7 @@ _PATCHES: list[tuple[type, str, Any]] = [
     *((EKSResponse, name, func) for name, func in _EKS_METHODS.items()),
     (IamResponse, "call_action", iam_call_action),
     (EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", EVENT_INPUT_TEMPLATE),
+    (Rule, "send_to_targets", rule_send_to_targets),
 ]
 _lock = threading.RLock()
 _install_count = 0
