@@ -310,3 +310,20 @@ def test_deleting_cluster_removes_entries(aws: Aws, cluster: str) -> None:
     aws.eks.delete_cluster(name=cluster)
     aws.create_cluster(cluster, mode="API")
     assert aws.eks.list_access_entries(clusterName=cluster)["accessEntries"] == [f"arn:aws:iam::{ACCOUNT}:root"]
+
+
+def test_tags_on_access_entry_arn(aws: Aws, cluster: str) -> None:
+    """aws-facts A/D: an access entry is a taggable resource (accessEntryArn); tags show in
+    DescribeAccessEntry and ListTagsForResource and keep the TagMap limits."""
+    role = aws.create_role("tagged")
+    arn = aws.eks.create_access_entry(clusterName=cluster, principalArn=role["Arn"], tags={"a": "1"})["accessEntry"]["accessEntryArn"]
+    aws.eks.tag_resource(resourceArn=arn, tags={"b": "2"})
+    assert aws.eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"a": "1", "b": "2"}
+    aws.eks.untag_resource(resourceArn=arn, tagKeys=["a"])
+    assert aws.eks.describe_access_entry(clusterName=cluster, principalArn=role["Arn"])["accessEntry"]["tags"] == {"b": "2"}
+    expect_error(aws.eks.tag_resource, "InvalidParameterException", 400, resourceArn=arn, tags={f"k{i}": "v" for i in range(50)})
+    expect_error(aws.eks.list_tags_for_resource, "NotFoundException", 404, resourceArn=arn[:-4] + "0000")
+    # cluster tags still go to moto
+    cluster_arn = aws.eks.describe_cluster(name=cluster)["cluster"]["arn"]
+    aws.eks.tag_resource(resourceArn=cluster_arn, tags={"env": "dev"})
+    assert aws.eks.list_tags_for_resource(resourceArn=cluster_arn)["tags"] == {"env": "dev"}

@@ -15,6 +15,7 @@ from typing import Any
 
 from moto.core.base_backend import BackendDict, BaseBackend
 from moto.eks.exceptions import (
+    EKSError,
     InvalidParameterException as _MotoInvalidParameterException,
     InvalidRequestException as _MotoInvalidRequestException,
     ResourceInUseException as _MotoResourceInUseException,
@@ -58,6 +59,13 @@ def resource_in_use(message: str, cluster_name: str | None = None) -> Exception:
 
 def not_found(message: str, cluster_name: str | None = None) -> Exception:
     return _error(_MotoResourceNotFoundException, message, cluster_name)
+
+
+class NotFoundException(EKSError):
+    """What the tagging operations answer for an unknown resource (botocore: 404, `message`)."""
+
+    TYPE = "NotFoundException"
+    STATUS = 404
 
 
 # aws-facts E (published).
@@ -129,6 +137,8 @@ MSG_SCOPE_TYPE = "accessScope.type must be one of [cluster, namespace]."
 MSG_AUTH_MODE_INVALID = "authenticationMode {mode} is invalid. Valid values are: " + ", ".join(
     AUTHENTICATION_MODES
 )
+# (not published by AWS)
+MSG_RESOURCE_NOT_FOUND = "Resource was not found: {arn}"
 # (not published by AWS)
 MSG_NEXT_TOKEN = "The nextToken provided is invalid."
 # (not published by AWS)
@@ -574,6 +584,24 @@ class AccessEntryBackend(BaseBackend):
         # ACK met the "STANDARD only" error while reading policies of a node entry (aws-facts E).
         entry = self._standard_entry(name, principal_arn)
         return paginate(list(entry.associations.values()), max_results, next_token)
+
+    # -- tags on access entries (TagResource & co. take the accessEntryArn) ------------------
+    def entry_by_arn(self, arn: str) -> AccessEntry:
+        for entries in self.entries.values():
+            for entry in entries.values():
+                if entry.access_entry_arn == arn:
+                    return entry
+        raise NotFoundException(message=MSG_RESOURCE_NOT_FOUND.format(arn=arn))
+
+    def tag_entry(self, arn: str, tags: dict[str, str]) -> None:
+        entry = self.entry_by_arn(arn)
+        merged = {**entry.tags, **(tags or {})}
+        validate_tags(merged, entry.cluster_name)
+        entry.tags = merged
+
+    def untag_entry(self, arn: str, keys: list[str]) -> None:
+        entry = self.entry_by_arn(arn)
+        entry.tags = {k: v for k, v in entry.tags.items() if k not in set(keys or [])}
 
     @staticmethod
     def list_access_policies(

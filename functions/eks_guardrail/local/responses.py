@@ -233,6 +233,34 @@ def delete_cluster(self: EKSResponse) -> ActionResult:
     return result
 
 
+def _is_entry_arn(arn: str) -> bool:
+    return ":access-entry/" in arn
+
+
+def tag_resource(self: EKSResponse) -> ActionResult:
+    arn = self._extract_arn_from_path()
+    if not _is_entry_arn(arn):
+        return _ORIGINALS["EKSResponse.tag_resource"](self)
+    _backend(self).tag_entry(arn, _body(self).get("tags") or {})
+    return EmptyResult()
+
+
+def untag_resource(self: EKSResponse) -> ActionResult:
+    arn = self._extract_arn_from_path()
+    if not _is_entry_arn(arn):
+        return _ORIGINALS["EKSResponse.untag_resource"](self)
+    keys = parse_qs(self.parsed_url.query, keep_blank_values=True).get("tagKeys", [])
+    _backend(self).untag_entry(arn, keys)
+    return EmptyResult()
+
+
+def list_tags_for_resource(self: EKSResponse) -> ActionResult:
+    arn = self._extract_arn_from_path()
+    if not _is_entry_arn(arn):
+        return _ORIGINALS["EKSResponse.list_tags_for_resource"](self)
+    return ActionResult({"tags": dict(_backend(self).entry_by_arn(arn).tags)})
+
+
 # -- CloudTrail hooks -----------------------------------------------------------------------------
 def _source_ip(self: Any) -> str:
     request = getattr(self, "normalized_request", None)
@@ -400,6 +428,9 @@ _EKS_METHODS: dict[str, Callable[..., Any]] = {
     "create_cluster": create_cluster,
     "update_cluster_config": update_cluster_config,
     "delete_cluster": delete_cluster,
+    "tag_resource": tag_resource,
+    "untag_resource": untag_resource,
+    "list_tags_for_resource": list_tags_for_resource,
     "call_action": eks_call_action,
 }
 #: What EventBridge hands a target when the rule has no input transformer: moto leaves out the
