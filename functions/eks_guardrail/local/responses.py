@@ -5,7 +5,8 @@ moto routes an EKS request by URL pattern (``moto.eks.urls.url_paths``) to
 ``EKSResponse`` method of that name. :func:`install` adds the patterns and methods, overrides
 the cluster calls that carry ``accessConfig``, and wraps ``call_action`` of EKS and IAM so that
 every call yields its CloudTrail record; it also makes EventBridge behave as AWS does where
-moto differs (targets receive the envelope's ``account``; DISABLED rules deliver nothing). :func:`uninstall` puts moto back as it was.
+moto differs (targets receive the envelope's ``account``; DISABLED rules deliver nothing).
+:func:`uninstall` puts moto back as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import get_service_model
 from moto.eks import urls as eks_urls
 from moto.eks.responses import EKSResponse
 from moto.events.models import Rule
@@ -38,6 +40,8 @@ URL_PATHS: dict[str, Callable[..., Any]] = {
 }
 
 IAM_RECORDED = ("CreateRole", "DeleteRole", "CreateUser", "DeleteUser")
+#: what the patched names resolved to before install, "Class.name" -> object (used by the wrappers)
+_ORIGINALS: dict[str, Any] = {}
 
 
 # -- helpers bound to an EKSResponse --------------------------------------------------------------
@@ -58,8 +62,12 @@ def _body(self: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _query_values(self: Any, key: str) -> list[str]:
+    return parse_qs(self.parsed_url.query, keep_blank_values=True).get(key, [])
+
+
 def _query(self: Any, key: str) -> str | None:
-    values = parse_qs(self.parsed_url.query, keep_blank_values=True).get(key)
+    values = _query_values(self, key)
     return values[0] if values else None
 
 
@@ -170,9 +178,6 @@ def list_access_policies(self: EKSResponse) -> ActionResult:
 
 
 # -- cluster calls that carry accessConfig ----------------------------------------------------------
-_ORIGINALS: dict[str, Any] = {}
-
-
 def create_cluster(self: EKSResponse) -> ActionResult:
     body = _body(self)
     name = body.get("name")
@@ -249,8 +254,7 @@ def untag_resource(self: EKSResponse) -> ActionResult:
     arn = self._extract_arn_from_path()
     if not _is_entry_arn(arn):
         return _ORIGINALS["EKSResponse.untag_resource"](self)
-    keys = parse_qs(self.parsed_url.query, keep_blank_values=True).get("tagKeys", [])
-    _backend(self).untag_entry(arn, keys)
+    _backend(self).untag_entry(arn, _query_values(self, "tagKeys"))
     return EmptyResult()
 
 
@@ -296,10 +300,7 @@ def eks_call_action(self: EKSResponse) -> Any:
 
 
 def _record_eks(self: EKSResponse, operation: str, status: int, headers: Any, body: Any, request_id: str) -> None:
-    from moto.core.utils import get_service_model
-
-    service_model = get_service_model("eks")
-    operation_model = service_model.operation_model(operation)
+    operation_model = get_service_model("eks").operation_model(operation)
     query = parse_qs(self.parsed_url.query, keep_blank_values=True)
     params = cloudtrail.eks_request_parameters(operation_model, self.uri_match or {}, query, _body(self))
     error_code = error_message = None
