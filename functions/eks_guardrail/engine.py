@@ -14,7 +14,7 @@ from .arns import matches_any
 from .aws_catalog import NODE_ENTRY_TYPES
 from .changes import AccessEntryCreated, Change, ClusterCreated
 from .config import OrgRules
-from .findings import Finding
+from .findings import Finding, Violation
 from .rules import REGISTRY
 
 
@@ -35,7 +35,7 @@ def evaluate(change: Change, org: OrgRules, state: ObservedState | None = None) 
     """All findings for one change, in rule-id order."""
     state = state or ObservedState()
     entry_type = _entry_type(change, state)
-    exemption = _exemption(change, org, state)
+    exemption = exemption_for(change, org, state)
     findings: list[Finding] = []
     for rule_id in rules_judging(change):
         spec = REGISTRY[rule_id]
@@ -45,30 +45,47 @@ def evaluate(change: Change, org: OrgRules, state: ObservedState | None = None) 
         if settings.action == "off":
             continue
         for violation in spec.check(change, settings, org):
-            action = settings.action
-            if action == "rollback" and (org.mode == "monitor" or exemption):
-                action = "alert"
-            findings.append(
-                Finding(
-                    rule=rule_id,
-                    severity=settings.severity or spec.default_severity,
-                    action=action,
-                    configured_action=settings.action,
-                    exempt=exemption is not None,
-                    exemption_reason=exemption,
-                    message=violation.message,
-                    event_id=change.meta.event_id,
-                    event_name=change.meta.event_name,
-                    event_time=change.meta.event_time,
-                    account=change.meta.account,
-                    region=change.meta.region,
-                    cluster=getattr(change, "cluster", None),
-                    principal_arn=violation.principal_arn or getattr(change, "principal_arn", None),
-                    policy_arn=violation.policy_arn,
-                    actor_arn=change.meta.actor.arn,
-                )
-            )
+            findings.append(make_finding(rule_id, change, org, violation, exemption=exemption))
     return findings
+
+
+def make_finding(
+    rule_id: str,
+    change: Change,
+    org: OrgRules,
+    violation: Violation,
+    *,
+    exemption: str | None = None,
+    action: str | None = None,
+) -> Finding:
+    """A finding of `rule_id` about `change`, with `mode` and the exemption applied.
+
+    `action` overrides the rule's configured action (stale-principal: delete, rebind).
+    """
+    spec = REGISTRY[rule_id]
+    settings = org.settings(rule_id)
+    configured = action or settings.action
+    effective = configured
+    if configured != "alert" and (org.mode == "monitor" or exemption):
+        effective = "alert"
+    return Finding(
+        rule=rule_id,
+        severity=settings.severity or spec.default_severity,
+        action=effective,
+        configured_action=configured,
+        exempt=exemption is not None,
+        exemption_reason=exemption,
+        message=violation.message,
+        event_id=change.meta.event_id,
+        event_name=change.meta.event_name,
+        event_time=change.meta.event_time,
+        account=change.meta.account,
+        region=change.meta.region,
+        cluster=getattr(change, "cluster", None),
+        principal_arn=violation.principal_arn or getattr(change, "principal_arn", None),
+        policy_arn=violation.policy_arn,
+        actor_arn=change.meta.actor.arn,
+    )
 
 
 def rules_judging(change: Change) -> list[str]:
@@ -80,8 +97,9 @@ def _entry_type(change: Change, state: ObservedState) -> str | None:
     return getattr(change, "entry_type", None) or state.entry_type
 
 
-def _exemption(change: Change, org: OrgRules, state: ObservedState) -> str | None:
+def exemption_for(change: Change, org: OrgRules, state: ObservedState | None = None) -> str | None:
     """Why this change is exempt, or None."""
+    state = state or ObservedState()
     principal = getattr(change, "principal_arn", None)
     if principal and matches_any(org.exemptions.principals, principal):
         return f"principal {principal} is on the exemption list"

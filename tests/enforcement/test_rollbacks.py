@@ -10,7 +10,7 @@ import pytest
 
 from eks_guardrail.demo.world import ACCOUNT, CLUSTER_ADMIN
 
-from .conftest import enforce_rules, make_cluster
+from world_helpers import enforce_rules, make_cluster
 
 EDIT = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 

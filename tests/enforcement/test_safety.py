@@ -12,7 +12,7 @@ from eks_guardrail.adapters.eks import EksAccessEntries
 from eks_guardrail.demo.world import ACCOUNT, CLUSTER_ADMIN, FakeLambdaContext
 from eks_guardrail.local import recorded_events
 
-from .conftest import enforce_rules
+from world_helpers import enforce_rules
 from .test_rollbacks import outcomes
 
 MUTATING = {"CreateAccessEntry", "UpdateAccessEntry", "DeleteAccessEntry", "AssociateAccessPolicy", "DisassociateAccessPolicy"}

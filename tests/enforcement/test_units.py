@@ -17,7 +17,7 @@ from eks_guardrail.engine import evaluate
 from eks_guardrail.handlers.settings import HandlerSettings, SettingsError
 from eks_guardrail.state import Association, EntryState
 
-from .conftest import enforce_rules
+from world_helpers import enforce_rules
 
 ADMIN = Association(CLUSTER_ADMIN_POLICY_ARN, "cluster")
 NAMESPACED_ADMIN = Association(CLUSTER_ADMIN_POLICY_ARN, "namespace", ("team-a",))

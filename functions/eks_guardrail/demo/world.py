@@ -19,8 +19,10 @@ import boto3
 from ..clients import ClientFactory
 from ..config import OrgRules
 from ..handlers.access_entry_app import AccessEntryApp
+from ..handlers.iam_principal_app import IamPrincipalApp
 from ..handlers.settings import HandlerSettings
-from ..patterns import eks_access_pattern
+from ..handlers.sweep_app import SweepApp
+from ..patterns import eks_access_pattern, iam_principal_pattern
 
 ACCOUNT = "123456789012"
 TRUST_POLICY = json.dumps(
@@ -46,6 +48,8 @@ class LocalWorld:
     guardrail: boto3.session.Session
     guardrail_role_arn: str
     events_queue_url: str
+    #: IAM events exist only in us-east-1: the rule and its queue live there.
+    iam_events_queue_url: str
     alerts_queue_url: str
     topic_arn: str
     ledger_table: str = "eks-guardrail-ledger"
@@ -62,7 +66,9 @@ class LocalWorld:
 
     # --- the guardrail ------------------------------------------------------------------------
 
-    def settings(self, org: OrgRules, *, idempotency: bool = True, slack_secret_name: str | None = None) -> HandlerSettings:
+    def settings(
+        self, org: OrgRules, *, idempotency: bool = True, slack_secret_name: str | None = None, regions: tuple[str, ...] = ()
+    ) -> HandlerSettings:
         return HandlerSettings(
             org=org,
             ledger_table=self.ledger_table,
@@ -70,17 +76,28 @@ class LocalWorld:
             alert_topic_arn=self.topic_arn,
             slack_secret_name=slack_secret_name,
             own_principals=(self.guardrail_role_arn,),
+            regions=regions or (self.region,),
         )
 
     def app(self, org: OrgRules, *, slack_post: Callable[[str, dict[str, Any]], None] | None = None, **settings: Any) -> AccessEntryApp:
         kwargs = {"slack_post": slack_post} if slack_post else {}
         return AccessEntryApp(self.settings(org, **settings), ClientFactory(self.guardrail), **kwargs)
 
+    def iam_app(self, org: OrgRules, **settings: Any) -> IamPrincipalApp:
+        return IamPrincipalApp(self.settings(org, **settings), ClientFactory(self.guardrail))
+
+    def sweep_app(self, org: OrgRules, **settings: Any) -> SweepApp:
+        return SweepApp(self.settings(org, **settings), ClientFactory(self.guardrail), account=ACCOUNT)
+
     # --- EventBridge delivery -----------------------------------------------------------------
 
     def pending_events(self) -> list[dict[str, Any]]:
         """Events the deployed rule routed to its target since the last call (and removes them)."""
         return [json.loads(body) for body in _drain(self.platform.client("sqs", region_name=self.region), self.events_queue_url)]
+
+    def pending_iam_events(self) -> list[dict[str, Any]]:
+        """IAM events the us-east-1 rule routed (what the stack forwards to the home region)."""
+        return [json.loads(body) for body in _drain(self.platform.client("sqs", region_name="us-east-1"), self.iam_events_queue_url)]
 
     def deliver(self, app: AccessEntryApp) -> list[dict[str, Any]]:
         """Hand every routed event to the handler, in order, as Lambda would."""
@@ -175,6 +192,12 @@ def create_world(region: str = "eu-west-1") -> LocalWorld:
     events.put_rule(Name="eks-access-changes", EventPattern=json.dumps(eks_access_pattern()), State="ENABLED")
     events.put_targets(Rule="eks-access-changes", Targets=[{"Id": "handler", "Arn": events_queue_arn}])
 
+    iam_sqs, iam_events = root.client("sqs", region_name="us-east-1"), root.client("events", region_name="us-east-1")
+    iam_queue = iam_sqs.create_queue(QueueName="eks-guardrail-iam-events")["QueueUrl"]
+    iam_queue_arn = iam_sqs.get_queue_attributes(QueueUrl=iam_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    iam_events.put_rule(Name="iam-principal-changes", EventPattern=json.dumps(iam_principal_pattern()), State="ENABLED")
+    iam_events.put_targets(Rule="iam-principal-changes", Targets=[{"Id": "handler", "Arn": iam_queue_arn}])
+
     return LocalWorld(
         region=region,
         platform=sessions["Platform"],
@@ -182,6 +205,7 @@ def create_world(region: str = "eu-west-1") -> LocalWorld:
         guardrail=sessions["eks-guardrail-access-entry"],
         guardrail_role_arn=f"arn:aws:iam::{ACCOUNT}:role/eks-guardrail-access-entry",
         events_queue_url=events_queue,
+        iam_events_queue_url=iam_queue,
         alerts_queue_url=alerts_queue,
         topic_arn=topic_arn,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..adapters.eks import EksAccessEntries
 from ..arns import matches_any
 from ..state import EntryState
-from .lockout import CLUSTER_ADMIN_POLICY_ARN
+from .lockout import CLUSTER_ADMIN_POLICY_ARN, Removal, would_lock_out
 
 
 def read_admin_view(eks: EksAccessEntries, cluster: str, protected: tuple[str, ...]) -> list[EntryState]:
@@ -24,3 +24,13 @@ def read_admin_view(eks: EksAccessEntries, cluster: str, protected: tuple[str, .
             if p not in admins and matches_any(protected, p)
         ]
     return entries
+
+
+def lockout_refusal(eks: EksAccessEntries, cluster: str, removal: Removal, protected: tuple[str, ...]) -> str | None:
+    """Why the removal must not happen (it would lock everyone out), or None."""
+    if would_lock_out(read_admin_view(eks, cluster, protected), removal, protected):
+        return (
+            f"refused: it would leave cluster {cluster} without any cluster-admin path "
+            f"(an entry with AmazonEKSClusterAdminPolicy cluster-wide, or a protected entry)"
+        )
+    return None

@@ -9,22 +9,17 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
 from ..adapters.eks import EksAccessEntries
 from ..adapters.ledger import DynamoDbLedger
-from ..alerts.channels import Channel, Dispatcher, SlackChannel, SnsChannel, post_json
-from ..alerts.render import render
+from ..alerts.channels import post_json
 from ..changes import Skipped, parse_event
 from ..clients import ClientFactory
-from ..enforcement.enforcer import Enforcer, Report
+from ..enforcement.enforcer import Enforcer
+from .reporting import NAMESPACE, Reporter
 from .settings import HandlerSettings
 
 log = logging.getLogger(__name__)
-NAMESPACE = "EksGuardrail"
-
-#: Outcome status -> metric counted for it.
-OUTCOME_METRICS = {"rolled-back": "Rollbacks", "refused": "RefusedRollbacks", "failed": "RollbackFailures", "not-undone": "RollbacksNotUndone"}
+__all__ = ["NAMESPACE", "AccessEntryApp"]
 
 
 class AccessEntryApp:
@@ -44,13 +39,7 @@ class AccessEntryApp:
             ledger=DynamoDbLedger(clients.client("dynamodb"), settings.ledger_table),
             own_principals=settings.own_principals,
         )
-        channels: list[Channel] = []
-        if settings.alert_topic_arn:
-            region = settings.alert_topic_arn.split(":")[3]
-            channels.append(SnsChannel(lambda: clients.client("sns", region), settings.alert_topic_arn))
-        if settings.slack_secret_name:
-            channels.append(SlackChannel(read_secret=self._secret_reader(clients, settings.slack_secret_name), post=slack_post))
-        self.dispatcher = Dispatcher(channels, on_failure=self._alert_failed)
+        self.reporter = Reporter(settings, clients, metrics=metrics, slack_post=slack_post)
         self._handle_once = self._idempotent(clients) if settings.idempotency_table else self._handle
 
     def handle(self, event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
@@ -72,7 +61,7 @@ class AccessEntryApp:
         if report.skipped_reason:
             log.info("skipped %s %s: %s", change.meta.event_name, change.meta.event_id, report.skipped_reason)
             return {"event_id": change.meta.event_id, "status": "skipped", "reason": report.skipped_reason}
-        failed_channels = self._alert(report)
+        failed_channels = self.reporter.report(report.outcomes)
         summary = {
             "event_id": change.meta.event_id,
             "status": "evaluated",
@@ -84,27 +73,6 @@ class AccessEntryApp:
         if report.error is not None:
             raise report.error
         return summary
-
-    def _alert(self, report: Report) -> list[str]:
-        failed: list[str] = []
-        for outcome in report.outcomes:
-            self._count("Findings", rule=outcome.finding.rule)
-            metric = OUTCOME_METRICS.get(outcome.status)
-            if metric:
-                self._count(metric, rule=outcome.finding.rule)
-            failed += self.dispatcher.send(render(outcome))
-        return failed
-
-    def _alert_failed(self, channel: str, error: Exception) -> None:
-        self._count("AlertFailures", channel=channel)
-
-    def _count(self, name: str, **dimensions: str) -> None:
-        if self.metrics is None:
-            return
-        self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-            for key, value in dimensions.items():
-                metric.add_dimension(name=key, value=value)
 
     # --- wiring -----------------------------------------------------------------------------
 
@@ -122,10 +90,3 @@ class AccessEntryApp:
         )
         store = DynamoDBPersistenceLayer(table_name=self.settings.idempotency_table, boto3_client=clients.client("dynamodb"))
         return idempotent_function(data_keyword_argument="event", persistence_store=store, config=self._idempotency_config)(self._handle)
-
-    @staticmethod
-    def _secret_reader(clients: ClientFactory, name: str) -> Callable[[], str]:
-        from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-        provider = SecretsProvider(boto3_client=clients.client("secretsmanager"))
-        return lambda: str(provider.get(name, max_age=300))

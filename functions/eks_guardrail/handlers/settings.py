@@ -22,6 +22,8 @@ class HandlerSettings:
     slack_secret_name: str | None
     own_principals: tuple[str, ...]
     tracing: bool = False
+    #: Regions whose clusters the IAM-principal handler and the sweep look at.
+    regions: tuple[str, ...] = ()
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> "HandlerSettings":
@@ -31,7 +33,8 @@ class HandlerSettings:
         - `LEDGER_TABLE` (required), `IDEMPOTENCY_TABLE` (idempotency is off without it);
         - `ALERT_TOPIC_ARN`, `SLACK_SECRET_NAME` (each channel is off without it);
         - `GUARDRAIL_ROLE_ARNS`: comma-separated ARN patterns of the guardrail's own roles;
-        - `GUARDRAIL_TRACING`: `true` to load the X-Ray SDK and trace.
+        - `GUARDRAIL_TRACING`: `true` to load the X-Ray SDK and trace;
+        - `GUARDRAIL_REGIONS`: comma-separated regions with clusters (default: the function's `AWS_REGION`).
         """
         ledger = env.get("LEDGER_TABLE", "").strip()
         if not ledger:
@@ -44,6 +47,7 @@ class HandlerSettings:
             slack_secret_name=env.get("SLACK_SECRET_NAME") or None,
             own_principals=tuple(p.strip() for p in env.get("GUARDRAIL_ROLE_ARNS", "").split(",") if p.strip()),
             tracing=env.get("GUARDRAIL_TRACING", "").lower() == "true",
+            regions=_regions(env),
         )
 
 
@@ -67,3 +71,11 @@ def _org_rules(env: Mapping[str, str]) -> OrgRules:
         return org_rules_from_data(data, source=source)
     except ConfigError as error:
         raise SettingsError(str(error)) from None
+
+
+def _regions(env: Mapping[str, str]) -> tuple[str, ...]:
+    listed = tuple(r.strip() for r in env.get("GUARDRAIL_REGIONS", "").split(",") if r.strip())
+    if listed:
+        return listed
+    own = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    return (own,) if own else ()

@@ -102,4 +102,7 @@ def register_settings_only(rule_id: str, *, summary: str, settings: type[RuleSet
 
 def who(change: Any) -> str:
     """`arn:...:user/alice` or a readable stand-in when the record had no identity."""
-    return change.meta.actor.arn or "an unknown caller"
+    actor = change.meta.actor
+    if actor.identity_type == "Sweep":
+        return "someone (found by the sweep)"
+    return actor.arn or "an unknown caller"

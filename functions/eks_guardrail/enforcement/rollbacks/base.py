@@ -14,8 +14,8 @@ from typing import Callable
 from ...adapters.eks import EksAccessEntries
 from ...config import OrgRules
 from ...state import EntryState
-from ..admin_view import read_admin_view
-from ..lockout import Removal, would_lock_out
+from ..admin_view import lockout_refusal
+from ..lockout import Removal
 
 ROLLED_BACK = "rolled-back"
 ALREADY_UNDONE = "already-undone"
@@ -43,17 +43,15 @@ class RollbackContext:
     org: OrgRules
 
     def protected_principals(self) -> tuple[str, ...]:
-        return self.org.settings("protected-entry").principals  # type: ignore[attr-defined]
+        return protected_principals(self.org)
 
     def lockout_refusal(self, cluster: str, removal: Removal) -> RollbackResult | None:
-        entries = read_admin_view(self.eks, cluster, self.protected_principals())
-        if would_lock_out(entries, removal, self.protected_principals()):
-            return RollbackResult(
-                REFUSED,
-                f"refused: it would leave cluster {cluster} without any cluster-admin path "
-                f"(an entry with AmazonEKSClusterAdminPolicy cluster-wide, or a protected entry)",
-            )
-        return None
+        reason = lockout_refusal(self.eks, cluster, removal, self.protected_principals())
+        return RollbackResult(REFUSED, reason) if reason else None
+
+
+def protected_principals(org: OrgRules) -> tuple[str, ...]:
+    return org.settings("protected-entry").principals  # type: ignore[attr-defined]
 
 
 Undo = Callable[..., RollbackResult]

@@ -1,13 +1,11 @@
 """An account on the emulator with the guardrail deployed, a cluster in API mode and a
-protected platform-admin entry the guardrail has seen being created (so the ledger knows it)."""
+protected platform-admin entry; the rules the end-to-end tests enforce. The fixtures are in
+tests/conftest.py."""
 
 from __future__ import annotations
 
-import pytest
-
 from eks_guardrail.config import org_rules_from_data
-from eks_guardrail.demo.world import CLUSTER_ADMIN, LocalWorld, create_world
-from eks_guardrail.local import mock_aws
+from eks_guardrail.demo.world import LocalWorld
 
 VPC = {"subnetIds": ["subnet-0a1b2c3d"]}
 
@@ -42,24 +40,3 @@ def make_cluster(world: LocalWorld, name: str, *, who: str = "platform", bootstr
         resourcesVpcConfig=VPC,
         accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": bootstrap},
     )
-
-
-@pytest.fixture
-def world():
-    with mock_aws():
-        world = create_world()
-        make_cluster(world, "prod")
-        eks = world.eks("platform")
-        platform = world.role_arn("Platform")
-        eks.create_access_entry(clusterName="prod", principalArn=platform, tags={"owner": "platform"})
-        eks.associate_access_policy(clusterName="prod", principalArn=platform, policyArn=CLUSTER_ADMIN, accessScope={"type": "cluster"})
-        yield world
-
-
-@pytest.fixture
-def guardrail(world):
-    """The handler in enforce mode, having seen the setup (which fills the ledger)."""
-    app = world.app(enforce_rules())
-    world.deliver(app)
-    world.alerts()
-    return app

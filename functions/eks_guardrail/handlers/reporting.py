@@ -1,0 +1,63 @@
+"""Alerts and metrics for every handler: one message per outcome, failures isolated and counted."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from ..alerts.channels import Channel, Dispatcher, SlackChannel, SnsChannel, post_json
+from ..alerts.render import render
+from ..clients import ClientFactory
+from ..enforcement.enforcer import Outcome
+from .settings import HandlerSettings
+
+NAMESPACE = "EksGuardrail"
+
+#: Outcome status -> metric counted for it.
+OUTCOME_METRICS = {"rolled-back": "Rollbacks", "refused": "RefusedRollbacks", "failed": "RollbackFailures", "not-undone": "RollbacksNotUndone"}
+
+
+class Reporter:
+    def __init__(
+        self,
+        settings: HandlerSettings,
+        clients: ClientFactory,
+        *,
+        metrics: Any = None,
+        slack_post: Callable[[str, dict[str, Any]], None] = post_json,
+    ):
+        self.metrics = metrics
+        channels: list[Channel] = []
+        if settings.alert_topic_arn:
+            region = settings.alert_topic_arn.split(":")[3]
+            channels.append(SnsChannel(lambda: clients.client("sns", region), settings.alert_topic_arn))
+        if settings.slack_secret_name:
+            channels.append(SlackChannel(read_secret=_secret_reader(clients, settings.slack_secret_name), post=slack_post))
+        self.dispatcher = Dispatcher(channels, on_failure=lambda channel, error: self.count("AlertFailures", channel=channel))
+
+    def report(self, outcomes: Iterable[Outcome]) -> list[str]:
+        """Alert every outcome; return the names of channels that failed."""
+        failed: list[str] = []
+        for outcome in outcomes:
+            self.count("Findings", rule=outcome.finding.rule)
+            metric = OUTCOME_METRICS.get(outcome.status)
+            if metric:
+                self.count(metric, rule=outcome.finding.rule)
+            failed += self.dispatcher.send(render(outcome))
+        return failed
+
+    def count(self, name: str, **dimensions: str) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+            for key, value in dimensions.items():
+                metric.add_dimension(name=key, value=value)
+
+
+def _secret_reader(clients: ClientFactory, name: str) -> Callable[[], str]:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    provider = SecretsProvider(boto3_client=clients.client("secretsmanager"))
+    return lambda: str(provider.get(name, max_age=300))

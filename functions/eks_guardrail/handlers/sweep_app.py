@@ -1,0 +1,127 @@
+"""The scheduled sweep: judge every cluster's state, act on stale principals, refresh the
+ledger, alert what is new since the last sweep."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable
+
+from ..adapters.eks import EksAccessEntries
+from ..adapters.iam import IamPrincipals
+from ..adapters.ledger import DynamoDbLedger
+from ..alerts.channels import post_json
+from ..clients import SWEEP_RETRIES, ClientFactory
+from ..enforcement.enforcer import Outcome
+from ..enforcement.stale_actions import act_on_stale
+from ..findings import Finding
+from ..sweep.run import SweepResult, sweep_account
+from .reporting import Reporter
+from .settings import HandlerSettings
+
+log = logging.getLogger(__name__)
+
+DRIFT_DETAIL = "found by the sweep (no event reported it, or it predates the guardrail); the sweep reports, it does not roll back"
+
+
+def fingerprint(finding: Finding) -> str:
+    return "|".join((finding.rule, finding.region, finding.cluster or "", finding.principal_arn or "", finding.policy_arn or ""))
+
+
+class SweepMemory:
+    """What the previous sweep reported, so each run alerts only what is new (kept in the ledger table)."""
+
+    def __init__(self, dynamodb_client: Any, table: str, scope: str):
+        self._ddb, self._table, self._key = dynamodb_client, table, {"pk": {"S": "sweep-memory"}, "sk": {"S": scope}}
+
+    def previous(self) -> set[str]:
+        item = self._ddb.get_item(TableName=self._table, Key=self._key, ConsistentRead=True).get("Item")
+        return set(json.loads(item["fingerprints"]["S"])) if item else set()
+
+    def remember(self, fingerprints: set[str]) -> None:
+        self._ddb.put_item(TableName=self._table, Item={**self._key, "fingerprints": {"S": json.dumps(sorted(fingerprints))}})
+
+
+class SweepApp:
+    def __init__(
+        self,
+        settings: HandlerSettings,
+        clients: ClientFactory,
+        *,
+        account: str | None = None,
+        metrics: Any = None,
+        slack_post: Callable[[str, dict[str, Any]], None] = post_json,
+        max_workers: int = 4,
+    ):
+        self.settings = settings
+        self.clients = clients
+        self.account = account
+        self.max_workers = max_workers
+        self.reporter = Reporter(settings, clients, metrics=metrics, slack_post=slack_post)
+        self.ledger = DynamoDbLedger(clients.client("dynamodb"), settings.ledger_table)
+
+    def handle(self, event: dict[str, Any] | None = None, lambda_context: Any = None) -> dict[str, Any]:
+        account = self.account or _account_of(lambda_context) or self.clients.client("sts").get_caller_identity()["Account"]
+        eks_for_region = lambda region: EksAccessEntries(self.clients.client("eks", region))  # noqa: E731
+        result = sweep_account(
+            account=account,
+            regions=self.settings.regions,
+            org=self.settings.org,
+            eks_for_region=eks_for_region,
+            principals=IamPrincipals(self.clients.client("iam")),
+            max_workers=self.max_workers,
+        )
+        acted = {id(s.finding): self._act(s, eks_for_region) for s in result.stale if s.finding.action in ("delete", "rebind")}
+        memory = SweepMemory(self.clients.client("dynamodb"), self.settings.ledger_table, f"{account}/{','.join(self.settings.regions)}")
+        seen_before = memory.previous()
+        outcomes = [acted.get(id(f)) or Outcome(f, "alerted", DRIFT_DETAIL) for f in result.findings]
+        new = [o for o in outcomes if o.status != "alerted" or fingerprint(o.finding) not in seen_before]
+        failed = self.reporter.report(new)
+        memory.remember({fingerprint(f) for f in result.findings})
+        refreshed = self._refresh_ledger(account, result)
+        for error in result.errors:
+            log.error("sweep: %s", error)
+            self.reporter.count("SweepErrors")
+        summary = {
+            "account": account,
+            "regions": list(self.settings.regions),
+            "clusters": len(result.clusters),
+            "entries": sum(len(c.entries) for c in result.clusters),
+            "findings": len(result.findings),
+            "alerted": len(new),
+            "acted": [{"rule": o.finding.rule, "status": o.status, "detail": o.detail} for o in acted.values()],
+            "ledger_refreshed": refreshed,
+            "errors": result.errors,
+            "alert_failures": failed,
+        }
+        log.info("sweep done", extra={"summary": summary})
+        return summary
+
+    def _act(self, stale, eks_for_region) -> Outcome:
+        finding = stale.finding
+        result = act_on_stale(finding.action, stale.stale, eks_for_region(finding.region), self.settings.org)
+        assert result is not None
+        return Outcome(finding, result.status, result.detail)
+
+    def _refresh_ledger(self, account: str, result: SweepResult) -> int:
+        """Record every entry the rules accept (alert-only findings do not stop it)."""
+        unacceptable = {
+            (f.region, f.cluster, f.principal_arn) for f in result.findings if not f.exempt and f.configured_action != "alert"
+        }
+        count = 0
+        for cluster in result.clusters:
+            for entry in cluster.entries:
+                if (cluster.region, cluster.name, entry.principal_arn) not in unacceptable:
+                    self.ledger.put(account, cluster.region, entry, source="sweep")
+                    count += 1
+        return count
+
+
+def _account_of(lambda_context: Any) -> str | None:
+    arn = getattr(lambda_context, "invoked_function_arn", "") or ""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None
+
+
+def sweep_clients(session=None) -> ClientFactory:
+    return ClientFactory(session, config=SWEEP_RETRIES)
