@@ -123,3 +123,34 @@ def test_unquoted_yaml_off_means_off(tmp_path):
     org = load_org_rules(path)
     assert org.settings("required-tags").action == "off" and org.settings("prefer-roles").action == "off"
     assert problems({"rules": {"prefer-roles": {"action": True}}})[0].startswith("rules.prefer-roles.action: ")
+
+
+def test_deployment_part():
+    org = org_rules_from_data(
+        {"deployment": {"accounts": ["111122223333"], "regions": ["eu-west-1", "us-west-2"], "home_region": "us-west-2",
+                        "alert_emails": ["platform@example.com"], "chatbot_slack": {"slack_workspace_id": "T1", "slack_channel_id": "C1"}}}
+    )
+    assert org.deployment is not None and org.deployment.home == "us-west-2"
+    assert org.deployment.sweep_schedule == "rate(1 hour)" and org.deployment.create_trail is False
+    assert "deployment" not in org.handler_config()
+
+
+@pytest.mark.parametrize(
+    "deployment, path, says",
+    [
+        ({"accounts": [111122223333], "regions": ["eu-west-1"]}, "deployment.accounts", "quoted string"),
+        ({"accounts": ["111122223333"], "regions": ["eu-west"]}, "deployment.regions[0]", "an AWS region"),
+        ({"accounts": ["111122223333"], "regions": ["eu-west-1"], "home_region": "us-east-1"}, "deployment", "home_region us-east-1 must be one of regions"),
+        ({"accounts": ["111122223333"], "regions": ["eu-west-1"], "alert_emails": ["platform"]}, "deployment.alert_emails[0]", "e-mail"),
+        ({"accounts": ["111122223333"], "regions": ["eu-west-1"], "sweep_schedule": "hourly"}, "deployment.sweep_schedule", "rate(1 hour)"),
+        ({"regions": ["eu-west-1"]}, "deployment.accounts", "required"),
+    ],
+)
+def test_deployment_errors(deployment, path, says):
+    (problem,) = problems({"deployment": deployment})
+    assert problem.startswith(f"{path}: ") and says in problem
+
+
+def test_handler_config_round_trips():
+    org = load_org_rules(ROOT / "guardrail.example.yaml")
+    assert org_rules_from_data(org.handler_config()) == org.model_copy(update={"deployment": None})

@@ -10,12 +10,13 @@ the same content as data (`org_rules_from_data`) and never import a YAML parser.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Mapping, Union
+from typing import Annotated, Any, Literal, Mapping, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from .rules import REGISTRY
 from .rules.base import ArnPattern, RuleSettings
@@ -46,6 +47,77 @@ class Exemptions(_Strict):
     tag: ExemptionTag | None = None
 
 
+def _account_ids(value: Any) -> Any:
+    if not isinstance(value, (list, tuple)):
+        return value
+    for account in value:
+        if isinstance(account, int):
+            raise ValueError(
+                f"account id {account} must be a quoted string of 12 digits "
+                f"(YAML reads unquoted numbers as integers and drops leading zeros)"
+            )
+        if not (isinstance(account, str) and len(account) == 12 and account.isdigit()):
+            raise ValueError(f"account id {account!r} must be a string of 12 digits")
+    return value
+
+
+def _matching(pattern: str, what: str):
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"expected {what}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+Region = Annotated[str, _matching(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$", "an AWS region such as eu-west-1")]
+Email = Annotated[str, _matching(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address")]
+Schedule = Annotated[str, _matching(r"^(rate|cron)\(.+\)$", "an EventBridge schedule such as 'rate(1 hour)' or 'cron(0 * * * ? *)'")]
+
+
+class ChatbotSlack(_Strict):
+    """An AWS Chatbot Slack channel configuration on the alert topic (the workspace must be authorised once in the console)."""
+
+    slack_workspace_id: str = Field(min_length=1)
+    slack_channel_id: str = Field(min_length=1)
+
+
+class Deployment(_Strict):
+    """Where `cdk deploy` puts the guardrail (read only by the CDK app)."""
+
+    #: One guardrail stack per account and region.
+    accounts: tuple[str, ...] = Field(min_length=1)
+    #: Regions with clusters; each gets the access-entry handler.
+    regions: tuple[Region, ...] = Field(min_length=1)
+    #: Where the IAM-principal handler and the sweep run, and IAM events are forwarded to (default: the first region).
+    home_region: Region | None = None
+    alert_emails: tuple[Email, ...] = ()
+    #: Secrets Manager secret holding the Slack incoming-webhook URL.
+    slack_secret_name: str | None = None
+    chatbot_slack: ChatbotSlack | None = None
+    #: EventBridge schedule expression of the sweep.
+    sweep_schedule: Schedule = "rate(1 hour)"
+    #: Create a CloudTrail trail (for accounts without one: EventBridge sees no CloudTrail events otherwise).
+    create_trail: bool = False
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _accounts(cls, value: Any) -> Any:
+        return _account_ids(value)
+
+    @model_validator(mode="after")
+    def _home_in_regions(self) -> "Deployment":
+        if self.home_region is not None and self.home_region not in self.regions:
+            raise ValueError(f"home_region {self.home_region} must be one of regions ({', '.join(self.regions)})")
+        return self
+
+    @property
+    def home(self) -> str:
+        return self.home_region or self.regions[0]
+
+
 def _rules_model() -> type[BaseModel]:
     """`rules:` has one optional key per registered rule, named by its id."""
     fields: dict[str, Any] = {
@@ -68,20 +140,17 @@ class OrgRules(_Strict):
     exemptions: Exemptions = Exemptions()
     rules: RulesConfig = Field(default_factory=RulesConfig)  # type: ignore[valid-type]
 
+    #: Where `cdk deploy` puts it; the handlers never read it.
+    deployment: Deployment | None = None
+
     @field_validator("trusted_accounts", mode="before")
     @classmethod
     def _account_ids(cls, value: Any) -> Any:
-        if not isinstance(value, (list, tuple)):
-            return value
-        for account in value:
-            if isinstance(account, int):
-                raise ValueError(
-                    f"account id {account} must be a quoted string of 12 digits "
-                    f"(YAML reads unquoted numbers as integers and drops leading zeros)"
-                )
-            if not (isinstance(account, str) and len(account) == 12 and account.isdigit()):
-                raise ValueError(f"account id {account!r} must be a string of 12 digits")
-        return value
+        return _account_ids(value)
+
+    def handler_config(self) -> dict[str, Any]:
+        """The validated rules as the Lambda functions receive them (JSON-ready, no deployment part)."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"deployment"}, exclude_defaults=True)
 
     def settings(self, rule_id: str) -> RuleSettings:
         """The settings of one rule, by its id (`admin-policy`)."""
@@ -97,7 +166,11 @@ def org_rules_from_data(data: Any, *, source: str = "org rules") -> OrgRules:
     try:
         return OrgRules.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(source, [_describe(e) for e in error.errors()]) from None
+        errors = error.errors()
+        # "at least 1 item" after a bad item was dropped repeats that item's error: keep the item's.
+        item_locs = {tuple(e["loc"][:-1]) for e in errors if e["loc"] and isinstance(e["loc"][-1], int)}
+        errors = [e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in item_locs)]
+        raise ConfigError(source, [_describe(e) for e in errors]) from None
 
 
 def load_org_rules(path: str | Path) -> OrgRules:

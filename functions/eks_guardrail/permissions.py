@@ -1,0 +1,36 @@
+"""The IAM actions each Lambda function needs, assembled from what each piece of code declares.
+
+Rollbacks and stale-principal actions declare their own EKS write permissions (next to the
+code that calls them); the reads are declared here, next to the adapters they serve. The CDK
+stack grants exactly these, and a test compares the synthesised policies with them.
+"""
+
+from __future__ import annotations
+
+from .enforcement.rollbacks import READ_PERMISSIONS, ROLLBACKS
+from .enforcement.stale_actions import PERMISSIONS as STALE_PERMISSIONS
+
+#: Reading every cluster of a region (sweep, IAM-principal handler): `adapters/eks.py`.
+EKS_SWEEP_READS = frozenset(
+    {"eks:ListClusters", "eks:DescribeCluster", "eks:ListAccessEntries", "eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies"}
+)
+#: Does a principal exist, since when: `adapters/iam.py`.
+IAM_READS = frozenset({"iam:GetRole", "iam:GetUser"})
+
+
+def eks_permissions(function: str) -> dict[str, frozenset[str]]:
+    """EKS actions of one function, split into `read` (any resource) and `write` (scoped ARNs)."""
+    if function == "access-entry":
+        writes = set().union(*(spec.permissions for spec in ROLLBACKS.values()))
+        return {"read": frozenset(READ_PERMISSIONS), "write": frozenset(writes)}
+    if function in ("iam-principal", "sweep"):
+        writes = set().union(*STALE_PERMISSIONS.values())
+        return {"read": EKS_SWEEP_READS, "write": frozenset(writes)}
+    raise ValueError(f"unknown function {function!r}")
+
+
+FUNCTIONS = ("access-entry", "iam-principal", "sweep")
+
+
+def iam_permissions(function: str) -> frozenset[str]:
+    return IAM_READS if function in ("iam-principal", "sweep") else frozenset()
