@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ def test_unknown_keys_list_what_is_allowed():
         ({"rules": {"stale-principal": {"action": "rollback"}}}, "rules.stale-principal.action", "'rebind'"),
         ({"rules": {"cross-account": {"severity": "urgent"}}}, "rules.cross-account.severity", "'critical'"),
         ({"rules": {"authentication-mode": {"allowed_modes": ["API", "api"]}}}, "rules.authentication-mode.allowed_modes[1]", "'API_AND_CONFIG_MAP'"),
-        ({"rules": {"reserved-prefix": {"prefixes": "platform:"}}}, "rules.reserved-prefix.prefixes", "tuple"),
+        ({"rules": {"reserved-prefix": {"prefixes": "platform:"}}}, "rules.reserved-prefix.prefixes", "expected a list"),
         ({"trusted_accounts": [111122223333]}, "trusted_accounts", "quoted string of 12 digits"),
         ({"trusted_accounts": ["1234"]}, "trusted_accounts", "12 digits"),
         ({"exemptions": {"tag": {"key": "guardrail"}}}, "exemptions.tag.value", "required"),
@@ -153,4 +154,4 @@ def test_deployment_errors(deployment, path, says):
 
 def test_handler_config_round_trips():
     org = load_org_rules(ROOT / "guardrail.example.yaml")
-    assert org_rules_from_data(org.handler_config()) == org.model_copy(update={"deployment": None})
+    assert org_rules_from_data(org.handler_config()) == dataclasses.replace(org, deployment=None)

@@ -23,5 +23,7 @@ class ClientFactory:
         self.client = lru_cache(maxsize=None)(self._make)
 
     def _make(self, service: str, region: str | None = None) -> Any:
-        session = self._session or boto3.session.Session()
-        return session.client(service, region_name=region, config=self._config)
+        # One session for every client: each new session reloads botocore's endpoint data.
+        if self._session is None:
+            self._session = boto3.session.Session()
+        return self._session.client(service, region_name=region, config=self._config)

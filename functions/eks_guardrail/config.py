@@ -5,21 +5,22 @@ naming its path (`rules.admin-policy.policies.AmazonEKSClusterAdminPolicy.allow[
 what is allowed. A typo must never silently switch a rule off.
 
 The CLI and the CDK app load YAML files (`load_org_rules`); the Lambda functions receive
-the same content as data (`org_rules_from_data`) and never import a YAML parser.
+the same content as data (`org_rules_from_data`) and never import a YAML parser. The
+models are frozen dataclasses checked by `schema.py` (standard library only: the Lambda
+cold start does not pay for a validation framework).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import types
-import typing
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Union
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from typing import Annotated, Any, Literal, Mapping
 
 from .rules import REGISTRY
 from .rules.base import ArnPattern, RuleSettings
+from .schema import Check, MinItems, SchemaError, build, dump
 
 
 class ConfigError(ValueError):
@@ -31,37 +32,19 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: invalid org-rules configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ExemptionTag(_Strict):
-    key: str = Field(min_length=1, max_length=128)
-    value: str = Field(max_length=256)
-
-
-class Exemptions(_Strict):
-    #: Changes to these principals are reported as exempt, never acted on.
-    principals: tuple[ArnPattern, ...] = ()
-    #: Entries (and clusters) carrying this tag are exempt.
-    tag: ExemptionTag | None = None
-
-
 def _account_ids(value: Any) -> Any:
-    if not isinstance(value, (list, tuple)):
-        return value
     for account in value:
         if isinstance(account, int):
             raise ValueError(
                 f"account id {account} must be a quoted string of 12 digits "
                 f"(YAML reads unquoted numbers as integers and drops leading zeros)"
             )
-        if not (isinstance(account, str) and len(account) == 12 and account.isdigit()):
+        if not (len(account) == 12 and account.isdigit()):
             raise ValueError(f"account id {account!r} must be a string of 12 digits")
     return value
 
 
-def _matching(pattern: str, what: str):
+def _matching(pattern: str, what: str) -> Check:
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
@@ -69,92 +52,108 @@ def _matching(pattern: str, what: str):
             raise ValueError(f"expected {what}, got {value!r}")
         return value
 
-    return AfterValidator(check)
+    return Check(check)
 
 
+def _length(low: int, high: int, what: str) -> Check:
+    def check(value: str) -> str:
+        if not low <= len(value) <= high:
+            raise ValueError(f"{what} must be {low} to {high} characters long")
+        return value
+
+    return Check(check)
+
+
+AccountIds = Annotated[tuple[Any, ...], Check(_account_ids)]
 Region = Annotated[str, _matching(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$", "an AWS region such as eu-west-1")]
 Email = Annotated[str, _matching(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address")]
 Schedule = Annotated[str, _matching(r"^(rate|cron)\(.+\)$", "an EventBridge schedule such as 'rate(1 hour)' or 'cron(0 * * * ? *)'")]
+NonEmpty = Annotated[str, _length(1, 2048, "the value")]
 
 
-class ChatbotSlack(_Strict):
+@dataclass(frozen=True)
+class ExemptionTag:
+    key: Annotated[str, _length(1, 128, "a tag key")]
+    value: Annotated[str, _length(0, 256, "a tag value")]
+
+
+@dataclass(frozen=True)
+class Exemptions:
+    #: Changes to these principals are reported as exempt, never acted on.
+    principals: tuple[ArnPattern, ...] = ()
+    #: Entries (and clusters) carrying this tag are exempt.
+    tag: ExemptionTag | None = None
+
+
+@dataclass(frozen=True)
+class ChatbotSlack:
     """An AWS Chatbot Slack channel configuration on the alert topic (the workspace must be authorised once in the console)."""
 
-    slack_workspace_id: str = Field(min_length=1)
-    slack_channel_id: str = Field(min_length=1)
+    slack_workspace_id: NonEmpty
+    slack_channel_id: NonEmpty
 
 
-class Deployment(_Strict):
+@dataclass(frozen=True)
+class Deployment:
     """Where `cdk deploy` puts the guardrail (read only by the CDK app)."""
 
     #: One guardrail stack per account and region.
-    accounts: tuple[str, ...] = Field(min_length=1)
+    accounts: Annotated[AccountIds, MinItems(1)]
     #: Regions with clusters; each gets the access-entry handler.
-    regions: tuple[Region, ...] = Field(min_length=1)
+    regions: Annotated[tuple[Region, ...], MinItems(1)]
     #: Where the IAM-principal handler and the sweep run, and IAM events are forwarded to (default: the first region).
     home_region: Region | None = None
     alert_emails: tuple[Email, ...] = ()
     #: Secrets Manager secret holding the Slack incoming-webhook URL.
-    slack_secret_name: str | None = None
+    slack_secret_name: NonEmpty | None = None
     chatbot_slack: ChatbotSlack | None = None
     #: EventBridge schedule expression of the sweep.
     sweep_schedule: Schedule = "rate(1 hour)"
     #: Create a CloudTrail trail (for accounts without one: EventBridge sees no CloudTrail events otherwise).
     create_trail: bool = False
 
-    @field_validator("accounts", mode="before")
-    @classmethod
-    def _accounts(cls, value: Any) -> Any:
-        return _account_ids(value)
-
-    @model_validator(mode="after")
-    def _home_in_regions(self) -> "Deployment":
+    def __post_init__(self) -> None:
         if self.home_region is not None and self.home_region not in self.regions:
             raise ValueError(f"home_region {self.home_region} must be one of regions ({', '.join(self.regions)})")
-        return self
 
     @property
     def home(self) -> str:
         return self.home_region or self.regions[0]
 
 
-def _rules_model() -> type[BaseModel]:
+def _rules_model() -> type:
     """`rules:` has one optional key per registered rule, named by its id."""
-    fields: dict[str, Any] = {
-        spec.rule_id.replace("-", "_"): (spec.settings_model, Field(default_factory=spec.settings_model, alias=spec.rule_id))
-        for spec in REGISTRY.values()
-    }
-    return create_model("RulesConfig", __config__=ConfigDict(extra="forbid", frozen=True, populate_by_name=True), **fields)
+    fields = [
+        (spec.rule_id.replace("-", "_"), spec.settings_model, field(default_factory=spec.settings_model, metadata={"key": spec.rule_id}))
+        for spec in sorted(REGISTRY.values(), key=lambda s: s.rule_id)
+    ]
+    return dataclasses.make_dataclass("RulesConfig", fields, frozen=True)
 
 
 RulesConfig = _rules_model()
 
 
-class OrgRules(_Strict):
+@dataclass(frozen=True)
+class OrgRules:
     """The whole org-rules file."""
 
     #: monitor: every rollback becomes an alert (dry run, the default); enforce: act.
     mode: Literal["monitor", "enforce"] = "monitor"
     #: Principals from these accounts may be granted access; the event's own account always is.
-    trusted_accounts: tuple[str, ...] = ()
-    exemptions: Exemptions = Exemptions()
-    rules: RulesConfig = Field(default_factory=RulesConfig)  # type: ignore[valid-type]
-
+    trusted_accounts: AccountIds = ()
+    exemptions: Exemptions = field(default_factory=Exemptions)
+    rules: RulesConfig = field(default_factory=RulesConfig)  # type: ignore[valid-type]
     #: Where `cdk deploy` puts it; the handlers never read it.
     deployment: Deployment | None = None
-
-    @field_validator("trusted_accounts", mode="before")
-    @classmethod
-    def _account_ids(cls, value: Any) -> Any:
-        return _account_ids(value)
-
-    def handler_config(self) -> dict[str, Any]:
-        """The validated rules as the Lambda functions receive them (JSON-ready, no deployment part)."""
-        return self.model_dump(mode="json", by_alias=True, exclude={"deployment"}, exclude_defaults=True)
 
     def settings(self, rule_id: str) -> RuleSettings:
         """The settings of one rule, by its id (`admin-policy`)."""
         return getattr(self.rules, rule_id.replace("-", "_"))
+
+    def handler_config(self) -> dict[str, Any]:
+        """The validated rules as the Lambda functions receive them (JSON-ready, no deployment part)."""
+        data = dump(dataclasses.replace(self, deployment=None), skip_defaults=True)
+        return data
 
 
 def org_rules_from_data(data: Any, *, source: str = "org rules") -> OrgRules:
@@ -164,13 +163,9 @@ def org_rules_from_data(data: Any, *, source: str = "org rules") -> OrgRules:
     if not isinstance(data, Mapping):
         raise ConfigError(source, [f"(top level): expected a mapping of settings, got {type(data).__name__}"])
     try:
-        return OrgRules.model_validate(data)
-    except ValidationError as error:
-        errors = error.errors()
-        # "at least 1 item" after a bad item was dropped repeats that item's error: keep the item's.
-        item_locs = {tuple(e["loc"][:-1]) for e in errors if e["loc"] and isinstance(e["loc"][-1], int)}
-        errors = [e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in item_locs)]
-        raise ConfigError(source, [_describe(e) for e in errors]) from None
+        return build(OrgRules, dict(data))
+    except SchemaError as error:
+        raise ConfigError(source, error.problems) from None
 
 
 def load_org_rules(path: str | Path) -> OrgRules:
@@ -207,68 +202,3 @@ def parse_yaml(text: str, *, source: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(source, [f"{where}not valid YAML: {getattr(error, 'problem', None) or error}"]) from None
-
-
-# --- error messages -----------------------------------------------------------------------
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        if part == "[key]":  # pydantic's marker for "the key itself was bad"
-            continue
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "(top level)"
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    loc = tuple(error["loc"])
-    if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
-        return f"{_path(loc)}: unknown key{hint}"
-    message = str(error["msg"])
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    return f"{_path(loc)}: {message}"
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys the model at `loc` accepts, for 'unknown key' messages."""
-    annotation: Any = OrgRules
-    for part in loc:
-        annotation = _step(annotation, part)
-        if annotation is None:
-            return []
-    model = _model_in(annotation)
-    if model is None:
-        return []
-    return [info.alias or name for name, info in model.model_fields.items()]
-
-
-def _step(annotation: Any, part: Any) -> Any:
-    model = _model_in(annotation)
-    if model is not None:
-        for name, info in model.model_fields.items():
-            if part in (name, info.alias):
-                return info.annotation
-        return None
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin in (dict, Mapping):
-        return args[1]
-    if origin in (tuple, list):
-        return args[0]
-    return None
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                return arg
-    return None

@@ -105,7 +105,7 @@ def test_settings_from_environment():
         ({"GUARDRAIL_CONFIG": "{}"}, "LEDGER_TABLE is not set"),
         ({"LEDGER_TABLE": "t"}, "neither GUARDRAIL_CONFIG"),
         ({"LEDGER_TABLE": "t", "GUARDRAIL_CONFIG": "{mode"}, "GUARDRAIL_CONFIG: not valid JSON"),
-        ({"LEDGER_TABLE": "t", "GUARDRAIL_CONFIG": '{"mode": "on"}'}, "mode: Input should be"),
+        ({"LEDGER_TABLE": "t", "GUARDRAIL_CONFIG": '{"mode": "on"}'}, "mode: expected"),
         ({"LEDGER_TABLE": "t", "GUARDRAIL_CONFIG_FILE": "/nonexistent.json"}, "cannot read"),
     ],
 )

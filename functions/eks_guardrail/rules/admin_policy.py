@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from difflib import get_close_matches
 from typing import Annotated, Iterator
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..arns import matches_any
 from ..aws_catalog import ACCESS_POLICY_ARN_PREFIX, ACCESS_POLICY_NAMES, policy_name
 from ..changes import AccessPolicyAssociated
 from ..findings import Violation
+from ..schema import Check
 from .base import ArnPattern, RuleSettings, rule, who
 
 
-class PolicyGrant(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+@dataclass(frozen=True)
+class PolicyGrant:
     #: Principals that may hold the policy at any scope.
     allow: tuple[ArnPattern, ...] = ()
     #: Anyone may hold it scoped to namespaces; cluster-wide still needs `allow`.
@@ -43,12 +44,13 @@ def _access_policy(key: str) -> str:
     return key
 
 
-AccessPolicyName = Annotated[str, AfterValidator(_access_policy)]
+AccessPolicyName = Annotated[str, Check(_access_policy)]
 
 
+@dataclass(frozen=True)
 class AdminPolicySettings(RuleSettings):
     #: Privileged policy (name or full ARN) -> who may hold it.
-    policies: dict[AccessPolicyName, PolicyGrant] = Field(default_factory=_default_policies)
+    policies: dict[AccessPolicyName, PolicyGrant] = field(default_factory=_default_policies)
 
 
 @rule(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Iterator, Literal
 
 from ..changes import ClusterConfigUpdated, ClusterCreated
@@ -11,6 +13,7 @@ from .base import AlertOnlySettings, rule, who
 Mode = Literal["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
 
 
+@dataclass(frozen=True)
 class AuthenticationModeSettings(AlertOnlySettings):
     #: Modes a cluster may be created with or moved to. Mode changes are one-way in AWS,
     #: so this rule can only alert.

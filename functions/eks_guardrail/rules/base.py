@@ -7,11 +7,11 @@ Register it with `@rule(...)`; `eks_guardrail.rules` imports every module in thi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
-
 from ..findings import Severity, Violation
+from ..schema import Before, Check as CheckValue
 
 if TYPE_CHECKING:
     from ..config import OrgRules
@@ -23,29 +23,30 @@ def _arn_pattern(value: str) -> str:
     return value
 
 
+def _yaml_off(value: Any) -> Any:
+    # YAML 1.1 reads an unquoted `off` as false: `action: off` must still mean "off".
+    return "off" if value is False else value
+
+
 #: An IAM ARN, `*` and `?` allowed as IAM wildcards.
-ArnPattern = Annotated[str, AfterValidator(_arn_pattern)]
+ArnPattern = Annotated[str, CheckValue(_arn_pattern)]
+Action = Annotated[Literal["off", "alert", "rollback"], Before(_yaml_off)]
+AlertOnlyAction = Annotated[Literal["off", "alert"], Before(_yaml_off)]
 
 
-class RuleSettings(BaseModel):
+@dataclass(frozen=True)
+class RuleSettings:
     """Settings every rule has. Rules that can roll back accept `action: rollback`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    action: Literal["off", "alert", "rollback"] = "alert"
+    action: Action = "alert"
     severity: Severity | None = None
 
-    @field_validator("action", mode="before")
-    @classmethod
-    def _yaml_off(cls, value: Any) -> Any:
-        # YAML 1.1 reads an unquoted `off` as false: `action: off` must still mean "off".
-        return "off" if value is False else value
 
-
+@dataclass(frozen=True)
 class AlertOnlySettings(RuleSettings):
     """For rules where no rollback exists (or AWS makes the change irreversible)."""
 
-    action: Literal["off", "alert"] = "alert"
+    action: AlertOnlyAction = "alert"
 
 
 Check = Callable[[Any, Any, "OrgRules"], Iterable[Violation]]

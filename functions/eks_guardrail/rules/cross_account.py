@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Iterator
 
 from ..arns import parse_principal_arn
@@ -10,6 +12,7 @@ from ..findings import Violation
 from .base import RuleSettings, rule, who
 
 
+@dataclass(frozen=True)
 class CrossAccountSettings(RuleSettings):
     pass
 

@@ -6,9 +6,12 @@ sees it (an entry is created first and given policies after), so only its settin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .base import AlertOnlySettings, register_settings_only
 
 
+@dataclass(frozen=True)
 class GrantsNothingSettings(AlertOnlySettings):
     pass
 

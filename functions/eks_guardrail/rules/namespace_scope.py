@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Iterator
 
 from ..arns import matches_any, wildcard_match
@@ -11,6 +13,7 @@ from ..findings import Violation
 from .base import ArnPattern, RuleSettings, rule, who
 
 
+@dataclass(frozen=True)
 class NamespaceScopeSettings(RuleSettings):
     protected_namespaces: tuple[str, ...] = ("kube-system",)
     #: Principals allowed to hold policies in protected namespaces.

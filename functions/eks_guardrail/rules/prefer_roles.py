@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Iterator
 
 from ..arns import matches_any, parse_principal_arn
@@ -10,6 +12,7 @@ from ..findings import Violation
 from .base import ArnPattern, RuleSettings, rule, who
 
 
+@dataclass(frozen=True)
 class PreferRolesSettings(RuleSettings):
     #: IAM users allowed anyway (break-glass users), as ARN patterns.
     allow: tuple[ArnPattern, ...] = ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Iterator
 
 from ..arns import matches_any
@@ -11,6 +13,7 @@ from ..findings import Violation
 from .base import ArnPattern, RuleSettings, rule, who
 
 
+@dataclass(frozen=True)
 class ProtectedEntrySettings(RuleSettings):
     #: Principals whose entries are protected; also count as a cluster-admin path for
     #: lockout protection.

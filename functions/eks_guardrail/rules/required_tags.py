@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Iterator
 
 from ..changes import AccessEntryCreated
@@ -9,6 +11,7 @@ from ..findings import Violation
 from .base import AlertOnlySettings, rule, who
 
 
+@dataclass(frozen=True)
 class RequiredTagsSettings(AlertOnlySettings):
     tags: tuple[str, ...] = ()
 

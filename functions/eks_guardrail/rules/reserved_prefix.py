@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Iterator
 
 from ..aws_catalog import AWS_RESERVED_PREFIXES
@@ -10,6 +12,7 @@ from ..findings import Violation
 from .base import RuleSettings, rule, who
 
 
+@dataclass(frozen=True)
 class ReservedPrefixSettings(RuleSettings):
     #: Added to AWS's own (`system:`, `eks:`, `aws:`, `amazon:`, `iam:`), e.g. `platform:`.
     prefixes: tuple[str, ...] = ()

@@ -6,13 +6,17 @@ Only its settings live here, so the org-rules file validates them with the rest.
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
 
-from .base import ArnPattern, RuleSettings, register_settings_only
+from typing import Annotated, Literal
+
+from ..schema import Before
+from .base import ArnPattern, RuleSettings, _yaml_off, register_settings_only
 
 
+@dataclass(frozen=True)
 class StalePrincipalSettings(RuleSettings):
-    action: Literal["off", "alert", "delete", "rebind"] = "alert"  # type: ignore[assignment]
+    action: Annotated[Literal["off", "alert", "delete", "rebind"], Before(_yaml_off)] = "alert"  # type: ignore[assignment]
     #: Principals whose entries may be recreated for the new principal (`action: rebind`).
     #: Rebinding re-grants access AWS revoked on purpose, so nothing is rebound by default.
     rebind: tuple[ArnPattern, ...] = ()
