@@ -1,0 +1,60 @@
+"""Names and ARNs the stacks agree on without referencing each other.
+
+Role names are fixed so that every function can be told the ARNs of the guardrail's own roles
+(`GUARDRAIL_ROLE_ARNS`, loop prevention) without a reference from a function to its own role,
+and so that the functions in one region can recognise changes made by the home region's.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+#: The region where AWS delivers IAM's CloudTrail events to EventBridge.
+IAM_EVENTS_REGION = "us-east-1"
+
+#: Powertools for AWS Lambda (Python) v3, AWS's public layer, arm64, built for python3.13 with
+#: every extra (`aws-lambda-powertools[all]`, so pydantic v2 is in it). Layer version 27 is the
+#: newest listed in the Powertools docs (docs/index.md, aws-powertools/powertools-lambda-python
+#: PR #7757) when this was written; bump it with each Powertools release you adopt.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
+POWERTOOLS_LAYER_VERSION = 27
+
+#: Metric namespace of the handlers (`handlers/reporting.py`).
+METRICS_NAMESPACE = "EksGuardrail"
+
+#: The ledger is one DynamoDB global table per account (home region + a replica in every other
+#: region), so the sweep's records reach every region's access-entry function.
+LEDGER_TABLE_NAME = "eks-guardrail-ledger"
+
+
+def powertools_layer_arn(region: str) -> str:
+    return f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"
+
+
+def guardrail_stack_name(account: str, region: str) -> str:
+    return f"EksGuardrail-{account}-{region}"
+
+
+def forwarder_stack_name(account: str) -> str:
+    return f"EksGuardrailIamForwarder-{account}"
+
+
+def role_name(function: str, region: str) -> str:
+    """`eks-guardrail-access-entry-eu-west-1`: IAM role names are global to the account, hence the region."""
+    return f"eks-guardrail-{function}-{region}"
+
+
+def role_arn(account: str, function: str, region: str) -> str:
+    return f"arn:aws:iam::{account}:role/{role_name(function, region)}"
+
+
+def own_role_arns(account: str, regions: Iterable[str], home: str) -> list[str]:
+    """Every execution role of the guardrail in one account: access-entry per region, IAM-principal and sweep at home."""
+    arns = [role_arn(account, "access-entry", region) for region in regions]
+    arns += [role_arn(account, "iam-principal", home), role_arn(account, "sweep", home)]
+    return arns
+
+
+def default_bus_arn(account: str, region: str) -> str:
+    return f"arn:aws:events:{region}:{account}:event-bus/default"
