@@ -1,0 +1,66 @@
+"""The synthesised role policies grant exactly the EKS actions each function's code declares."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import HOME_STACK, OTHER_STACK
+from eks_guardrail.permissions import eks_permissions, iam_permissions
+
+ROLE_PREFIX = {"access-entry": "AccessEntryRole", "iam-principal": "IamPrincipalRole", "sweep": "SweepRole"}
+CASES = [(HOME_STACK, "access-entry"), (HOME_STACK, "iam-principal"), (HOME_STACK, "sweep"), (OTHER_STACK, "access-entry")]
+
+
+def _listify(value):
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(synth, stack: str, function: str) -> list[dict]:
+    roles = [k for k in synth.resources(stack, "AWS::IAM::Role") if k.startswith(ROLE_PREFIX[function])]
+    assert len(roles) == 1, roles
+    statements = []
+    for policy in synth.resources(stack, "AWS::IAM::Policy").values():
+        if {"Ref": roles[0]} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    role = synth.raw[stack]["Resources"][roles[0]]["Properties"]
+    for inline in role.get("Policies", []):
+        statements += inline["PolicyDocument"]["Statement"]
+    assert not role.get("ManagedPolicyArns"), "no managed policies on guardrail roles"
+    return statements
+
+
+@pytest.mark.parametrize(("stack", "function"), CASES)
+def test_eks_actions_are_exactly_the_declared_ones(synth, stack, function):
+    statements = role_statements(synth, stack, function)
+    granted = {a for s in statements if s["Effect"] == "Allow" for a in _listify(s["Action"]) if a.startswith("eks:")}
+    declared = eks_permissions(function)
+    assert granted == declared["read"] | declared["write"]
+    assert "eks:*" not in granted and not any("*" in a for a in granted)
+
+
+@pytest.mark.parametrize(("stack", "function"), CASES)
+def test_writes_never_on_a_star_resource(synth, stack, function):
+    writes = eks_permissions(function)["write"]
+    for statement in role_statements(synth, stack, function):
+        actions = set(_listify(statement["Action"]))
+        resources = _listify(statement["Resource"])
+        if actions & writes:
+            assert "*" not in resources, statement
+            for resource in resources:
+                assert resource.startswith("arn:aws:eks:"), resource
+        if "*" in resources:
+            assert actions == {"eks:ListClusters"}, statement
+
+
+@pytest.mark.parametrize(("stack", "function"), CASES)
+def test_iam_reads_only_where_declared(synth, stack, function):
+    granted = {a for s in role_statements(synth, stack, function) for a in _listify(s["Action"]) if a.startswith("iam:")}
+    assert granted == set(iam_permissions(function))
+
+
+def test_home_functions_reach_every_region(synth):
+    resources = {r for s in role_statements(synth, HOME_STACK, "sweep") for r in _listify(s["Resource"]) if isinstance(r, str)}
+    assert "arn:aws:eks:eu-central-1:111122223333:access-entry/*" in resources
+    assert "arn:aws:eks:eu-west-1:111122223333:cluster/*" in resources
+    other = {r for s in role_statements(synth, OTHER_STACK, "access-entry") for r in _listify(s["Resource"]) if isinstance(r, str)}
+    assert not any(":eu-west-1:" in r and r.startswith("arn:aws:eks") for r in other)
