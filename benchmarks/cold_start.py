@@ -28,7 +28,7 @@ CASES = {
     "boto3 + 2 clients (floor)": "import boto3\nboto3.client('eks')\nboto3.client('dynamodb')",
     "handler module import": "import eks_guardrail.handlers.access_entry",
     "handler ready for its first event": (
-        "import eks_guardrail.handlers.access_entry as h\napp = h._get_app()\napp.enforcer.eks_for_region('eu-west-1')"
+        "import eks_guardrail.handlers.access_entry as h\napp = h.app.get()\napp.enforcer.eks_for_region('eu-west-1')"
     ),
 }
 
