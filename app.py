@@ -2,25 +2,48 @@
 """CDK app: `cdk synth` / `cdk deploy --all`; the org-rules file comes from context `config` (default guardrail.yaml).
 
 Everything is built by `infra.app_builder.build_app`; a bad file stops synthesis with the
-same error the CLI prints, and exit status 2.
+same error the CLI prints, and exit status 2. Makes no AWS call.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "functions"))  # without `pip install -e .`
-
-from aws_cdk import App  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eks_guardrail.config import ConfigError  # noqa: E402
-from infra.app_builder import build_app  # noqa: E402
+
+DEFAULT_CONFIG = "guardrail.yaml"
+
+
+def _config_from_environment() -> str | None:
+    """The `config` context as the CDK CLI passes it (`-c config=...`, cdk.json), read before the CDK starts."""
+    try:
+        return json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}").get("config")
+    except (ValueError, AttributeError):
+        return None
 
 
 def main() -> int:
+    from infra.deployment_config import load_for_deployment
+
+    try:
+        # Fail fast on a bad file, before starting the CDK's Node.js process.
+        load_for_deployment(_config_from_environment() or DEFAULT_CONFIG)
+    except ConfigError as error:
+        print(f"eks-guardrail: {error}", file=sys.stderr)
+        return 2
+
+    from aws_cdk import App
+
+    from infra.app_builder import build_app
+
     app = App()
-    config = app.node.try_get_context("config") or "guardrail.yaml"
+    config = app.node.try_get_context("config") or DEFAULT_CONFIG
     try:
         build_app(config, app=app)
     except ConfigError as error:

@@ -6,37 +6,11 @@ from pathlib import Path
 
 from aws_cdk import App, Environment, Tags
 
-from eks_guardrail.config import ConfigError, OrgRules, load_org_rules
-
 from . import naming
 from .guardrail_stack import GuardrailStack
 from .iam_forwarder_stack import IamForwarderStack
+from .deployment_config import DEPLOYMENT_EXAMPLE, DeploymentMissing, load_for_deployment  # noqa: F401
 from .nag import add_checks
-
-DEPLOYMENT_EXAMPLE = """\
-deployment:
-  accounts: ["111122223333"]          # quoted 12-digit account ids: one guardrail per account...
-  regions: [eu-west-1, eu-central-1]  # ...and region with clusters
-  home_region: eu-west-1              # IAM-principal handler, sweep, ledger (default: first region)
-  alert_emails: [platform-oncall@example.com]
-  slack_secret_name: eks-guardrail/slack-webhook   # optional, the secret must exist in every region
-  chatbot_slack: {slack_workspace_id: T0123ABCD, slack_channel_id: C0123ABCD}  # optional
-  sweep_schedule: rate(1 hour)
-  create_trail: false                 # true for accounts without a trail recording management events"""
-
-
-class DeploymentMissing(ConfigError):
-    def __init__(self, source: str):
-        super().__init__(source, [f"deployment: missing; `cdk deploy` needs to know where to deploy. Add for example:\n{DEPLOYMENT_EXAMPLE}"])
-
-
-def load_for_deployment(config_path: str | Path) -> OrgRules:
-    """The validated org rules, which must have a `deployment` part (raises `ConfigError`)."""
-    org = load_org_rules(config_path)
-    if org.deployment is None:
-        raise DeploymentMissing(str(config_path))
-    return org
-
 
 def build_app(config_path: str | Path, *, app: App | None = None, outdir: str | None = None) -> App:
     """The whole app, with cdk-nag's AwsSolutions checks attached. Makes no AWS call."""
