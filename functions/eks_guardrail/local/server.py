@@ -7,6 +7,7 @@ request URI (``RAW_URI``/``REQUEST_URI``).
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from typing import Any, Callable, Iterable
@@ -113,10 +114,16 @@ def reset() -> None:
     BackendDict.reset()
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run_server(host: str = "127.0.0.1", port: int = 5000) -> int:
     """Serve until Ctrl-C; returns the exit status (0)."""
     server = LocalAWSServer(host, port).bind()
     print(BANNER.format(host=host, port=server.port), flush=True)
+    # SIGTERM (kill, systemd, containers) stops as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
