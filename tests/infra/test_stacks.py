@@ -277,3 +277,13 @@ def test_alarm_coverage_in_other_regions(synth):
     alarms = _alarms(synth, OTHER_STACK)
     names = sorted(a["Properties"]["MetricName"] for a in alarms)
     assert names == ["ApproximateNumberOfMessagesVisible"] * 2 + ["Errors", "RefusedRollbacks", "RollbackFailures"]
+
+
+def test_code_asset_is_functions_without_the_offline_packages(synth):
+    (asset,) = {p.parent.parent for p in synth.outdir.glob("asset.*/eks_guardrail/handlers")}
+    package = asset / "eks_guardrail"
+    for module in ("access_entry", "iam_principal", "sweep"):
+        assert (package / "handlers" / f"{module}.py").is_file()
+    assert not (package / "local").exists() and not (package / "demo").exists()
+    assert not list(asset.rglob("__pycache__")) and not list(asset.glob("*.egg-info"))
+    assert not [p for p in asset.iterdir() if p.name != "eks_guardrail"]
