@@ -88,14 +88,19 @@ def test_forwarder_sends_iam_events_to_the_home_default_bus(synth):
     template.resource_count_is("AWS::CloudWatch::Alarm", 1)
 
 
-def test_no_forwarder_when_home_is_us_east_1(tmp_path):
+def test_no_forwarder_when_home_is_us_east_1_and_stacks_per_account(tmp_path):
     from infra.app_builder import build_app
 
     config = tmp_path / "g.yaml"
-    config.write_text('deployment: {accounts: ["111122223333"], regions: [us-east-1]}\n')
+    config.write_text('deployment: {accounts: ["111122223333", "444455556666"], regions: [us-east-1, eu-west-1]}\n')
     app = build_app(config, outdir=str(tmp_path / "out"))
-    names = [c.node.id for c in app.node.children if hasattr(c, "stack_name")]
-    assert names == ["EksGuardrail-111122223333-us-east-1"]
+    names = sorted(c.node.id for c in app.node.children if hasattr(c, "stack_name"))
+    assert names == [
+        "EksGuardrail-111122223333-eu-west-1",
+        "EksGuardrail-111122223333-us-east-1",
+        "EksGuardrail-444455556666-eu-west-1",
+        "EksGuardrail-444455556666-us-east-1",
+    ]
 
 
 # --- Lambda -----------------------------------------------------------------------------------
