@@ -101,6 +101,8 @@ def exemption_for(change: Change, org: OrgRules, state: ObservedState | None = N
     """Why this change is exempt, or None."""
     state = state or ObservedState()
     principal = getattr(change, "principal_arn", None)
+    if isinstance(change, ClusterCreated):
+        principal = change.meta.actor.principal_arn  # the creator, whose admin entry is at stake
     if principal and matches_any(org.exemptions.principals, principal):
         return f"principal {principal} is on the exemption list"
     tag = org.exemptions.tag

@@ -133,3 +133,33 @@ def test_no_ledger_record_means_no_guess(world):
     results = world.deliver(app)
     assert outcomes(results) == [("reserved-prefix", "not-undone")]
     assert world.entries("prod")[developer] == ["group:platform:x"]
+
+
+def test_interrupted_restore_is_completed_by_the_retry_not_called_done(world, guardrail):
+    from botocore.exceptions import ClientError
+
+    from eks_guardrail.adapters.eks import EksAccessEntries
+
+    platform = world.role_arn("Platform")
+    app = world.app(enforce_rules(), idempotency=False)
+    failures = {"left": 1}
+
+    class AssociateFailsOnce(EksAccessEntries):
+        def associate(self, cluster, principal_arn, association):
+            if failures["left"]:
+                failures["left"] -= 1
+                raise ClientError({"Error": {"Code": "ServerException", "Message": "internal error"}}, "AssociateAccessPolicy")
+            super().associate(cluster, principal_arn, association)
+
+    app.enforcer.eks_for_region = lambda region: AssociateFailsOnce(app.clients.client("eks", region))
+    world.eks("attacker").delete_access_entry(clusterName="prod", principalArn=platform)
+    (event,) = world.pending_events()
+
+    with pytest.raises(ClientError, match="ServerException"):
+        app.handle(event)
+    assert world.entries("prod")[platform] == []  # the entry is back, its policy not yet
+    retried = app.handle(event)
+
+    assert [(o["rule"], o["status"]) for o in retried["outcomes"]] == [("protected-entry", "rolled-back")]
+    assert "completed the restore" in retried["outcomes"][0]["detail"]
+    assert world.entries("prod")[platform] == ["AmazonEKSClusterAdminPolicy@cluster"]

@@ -130,3 +130,16 @@ def test_failed_rollback_is_alerted_then_raised_for_lambda_to_retry(world, guard
     (alert,) = world.alerts()
     assert alert["attributes"]["action"] == "failed"
     assert mallory in world.entries("prod")
+
+
+def test_unreadable_slack_secret_is_a_channel_failure_not_a_crash(world):
+    app = world.app(enforce_rules(), slack_post=lambda url, body: None, slack_secret_name="no-such-secret")
+    world.deliver(app)
+    world.alerts()
+    world.eks("attacker").delete_access_entry(clusterName="prod", principalArn=world.role_arn("Platform"))
+
+    (result,) = world.deliver(app)
+
+    assert result["outcomes"][0]["status"] == "rolled-back"
+    assert result["alert_failures"] == ["slack"]
+    assert [a["attributes"]["rule"] for a in world.alerts()] == ["protected-entry"]

@@ -17,8 +17,9 @@ SSO_NAME = "AWSReservedSSO_AdministratorAccess_0123456789abcdef"
 
 
 def rules(action: str = "alert", rebind=(), mode: str = "enforce", **extra):
-    data = {"mode": mode, "rules": {"stale-principal": {"action": action, "rebind": list(rebind)},
-                                      "protected-entry": {"principals": ["arn:aws:iam::*:role/Platform"]}, **extra}}
+    data = {"mode": mode, "trusted_accounts": ["999999999999"],
+            "rules": {"stale-principal": {"action": action, "rebind": list(rebind)},
+                      "protected-entry": {"principals": ["arn:aws:iam::*:role/Platform"]}, **extra}}
     return org_rules_from_data(data)
 
 
@@ -162,3 +163,36 @@ def test_deleted_user_is_found_too(world):
     iam.delete_user(UserName="ops")
     result = handle_iam(world, world.iam_app(rules()), "DeleteUser")
     assert stale_outcomes(result) == [("alerted", "prod")]
+
+
+def test_rebind_that_cannot_recreate_says_what_to_recreate(world):
+    from botocore.stub import Stubber
+
+    from eks_guardrail.adapters.eks import EksAccessEntries
+    from eks_guardrail.adapters.iam import PrincipalStatus
+    from eks_guardrail.enforcement.stale_actions import REBIND_CREATE_BACKOFF, act_on_stale_safely
+    from eks_guardrail.state import EntryState
+    from eks_guardrail.sweep.stale import STALE, StalePrincipal
+
+    client = world.guardrail.client("eks", region_name=world.region)
+    entry = EntryState("prod", "arn:aws:iam::123456789012:role/app", "STANDARD", None, ("viewers",), {"owner": "t"})
+    stale = StalePrincipal(entry, STALE, PrincipalStatus(entry.principal_arn, True, unique_id="AROANEW"))
+    stubber = Stubber(client)
+    stubber.add_response("delete_access_entry", {}, {"clusterName": "prod", "principalArn": entry.principal_arn})
+    for _ in range(len(REBIND_CREATE_BACKOFF) + 1):  # IAM not consistent yet: every try refused
+        stubber.add_client_error("create_access_entry", "InvalidParameterException", "The specified principalArn is invalid: invalid principal.", 400)
+    pauses = []
+    with stubber:
+        result = act_on_stale_safely("rebind", stale, EksAccessEntries(client), rules(), sleep=pauses.append)
+    assert result.status == "failed"
+    assert pauses == list(REBIND_CREATE_BACKOFF)
+    assert '"groups": ["viewers"]' in result.detail and '"owner": "t"' in result.detail
+
+
+def test_partner_account_entries_are_never_judged_by_local_names(world):
+    """A trusted partner's role is not 'dangling' just because no local role has its name."""
+    partner = "arn:aws:iam::999999999999:role/Partner"
+    world.eks("platform").create_access_entry(clusterName="prod", principalArn=partner)
+    result = world.sweep_app(rules("delete")).handle()
+    assert result["acted"] == []
+    assert partner in world.entries("prod")

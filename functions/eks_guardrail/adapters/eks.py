@@ -120,7 +120,7 @@ class EksAccessEntries:
                 return False
             raise
 
-    def create_entry(self, entry: EntryState) -> None:
+    def create_entry(self, entry: EntryState, *, with_associations: bool = True) -> None:
         kwargs: dict[str, Any] = {"clusterName": entry.cluster, "principalArn": entry.principal_arn, "type": entry.entry_type}
         if entry.entry_type == "STANDARD":
             if entry.username:
@@ -130,7 +130,7 @@ class EksAccessEntries:
         if entry.tags:
             kwargs["tags"] = dict(entry.tags)
         self._eks.create_access_entry(**kwargs)
-        for association in entry.associations:
+        for association in entry.associations if with_associations else ():
             self.associate(entry.cluster, entry.principal_arn, association)
 
     def associate(self, cluster: str, principal_arn: str, association: Association) -> None:

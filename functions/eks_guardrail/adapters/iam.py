@@ -27,14 +27,18 @@ class IamPrincipals:
     Answers are cached for the lifetime of the object: one sweep or one event.
     """
 
-    def __init__(self, iam_client: Any):
+    def __init__(self, iam_client: Any, account: str):
         self._iam = iam_client
+        self._account = account
         self._cache: dict[tuple[str, str], PrincipalStatus] = {}
 
     def status(self, principal_arn: str) -> PrincipalStatus | None:
-        """None for principals this account cannot look up (other accounts, non-IAM ARNs)."""
+        """None for principals this account cannot look up (other accounts, non-IAM ARNs):
+        a trusted partner's role is never judged by the name of a local one."""
         principal = parse_principal_arn(principal_arn)
         if principal is None or principal.kind not in ("role", "user") or principal.service != "iam":
+            return None
+        if principal.account != self._account:
             return None
         key = (principal.kind, principal.name)
         if key not in self._cache:

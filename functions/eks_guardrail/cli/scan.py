@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         regions=reader.regions,
         org=org,
         eks_for_region=reader.eks_for_region,
-        principals=IamPrincipals(reader.clients.client("iam", reader.regions[0])),
+        principals=IamPrincipals(reader.clients.client("iam", reader.regions[0]), account),
         max_workers=args.workers,
         progress=ProgressBar("scanning"),
     )

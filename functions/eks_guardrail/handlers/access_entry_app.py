@@ -32,6 +32,7 @@ class AccessEntryApp:
         slack_post: Callable[[str, dict[str, Any]], None] = post_json,
     ):
         self.settings = settings
+        self.clients = clients
         self.metrics = metrics
         self.enforcer = Enforcer(
             org=settings.org,

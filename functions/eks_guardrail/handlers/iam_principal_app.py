@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -17,7 +17,7 @@ from ..changes import IamPrincipalCreated, IamPrincipalDeleted, Skipped, parse_e
 from ..clients import ClientFactory
 from ..engine import ObservedState
 from ..enforcement.enforcer import Outcome
-from ..enforcement.stale_actions import act_on_stale
+from ..enforcement.stale_actions import act_on_stale_safely
 from ..state import EntryState
 from ..sweep.judge import StaleFinding, entry_as_changes, stale_finding
 from ..sweep.snapshot import list_clusters
@@ -47,14 +47,15 @@ class IamPrincipalApp:
         if isinstance(change, Skipped) or not isinstance(change, (IamPrincipalCreated, IamPrincipalDeleted)):
             reason = change.reason if isinstance(change, Skipped) else f"not an IAM principal event ({change.meta.event_name})"
             return {"event_id": getattr(change, "event_id", "") or change.meta.event_id, "status": "skipped", "reason": reason}
-        principals = IamPrincipals(self.clients.client("iam"))
+        principals = IamPrincipals(self.clients.client("iam"), change.meta.account)
         judged: list[StaleFinding] = []
-        for region, entry in self._bound_entries(change):
+        for region, cluster_tags, entry in self._bound_entries(change):
             stale = classify(entry, principals.status(entry.principal_arn))
             if stale is None:
                 continue
             entry_change = replace(entry_as_changes(entry, change.meta.account, region)[0], meta=replace(change.meta, region=region))
-            found = stale_finding(stale, entry_change, self.settings.org, ObservedState(entry_tags=entry.tags))
+            state = ObservedState(entry_tags=entry.tags, cluster_tags=cluster_tags, entry_type=entry.entry_type)
+            found = stale_finding(stale, entry_change, self.settings.org, state)
             if found:
                 judged.append(found)
         outcomes = [self._act(found) for found in judged]
@@ -69,7 +70,7 @@ class IamPrincipalApp:
         log.info("IAM %s %s: %d stale or dangling entr(ies)", change.meta.event_name, change.name, len(outcomes))
         return summary
 
-    def _bound_entries(self, change: IamPrincipalCreated | IamPrincipalDeleted) -> list[tuple[str, EntryState]]:
+    def _bound_entries(self, change: IamPrincipalCreated | IamPrincipalDeleted) -> list[tuple[str, Mapping[str, str], EntryState]]:
         """Entries whose principal is this role or user, whatever its path (the event has only the name)."""
         found = []
         refs, errors = list_clusters(self.eks_for_region, self.settings.regions)
@@ -79,12 +80,16 @@ class IamPrincipalApp:
         for ref in refs:
             eks = self.eks_for_region(ref.region)
             try:
+                cluster_tags: Mapping[str, str] | None = None
                 for principal_arn in eks.list_principals(ref.name):
                     principal = parse_principal_arn(principal_arn)
                     if principal and (principal.account, principal.kind, principal.name) == wanted:
                         entry = eks.describe_entry(ref.name, principal_arn)
                         if entry is not None:
-                            found.append((ref.region, entry))
+                            if cluster_tags is None:
+                                cluster = eks.describe_cluster(ref.name)
+                                cluster_tags = cluster.tags if cluster else {}
+                            found.append((ref.region, cluster_tags, entry))
             except (ClientError, BotoCoreError) as error:
                 # CONFIG_MAP clusters have no entries; a failing cluster must not hide the others.
                 log.warning("IAM principal check: %s/%s skipped: %s", ref.region, ref.name, error)
@@ -92,8 +97,7 @@ class IamPrincipalApp:
 
     def _act(self, judged: StaleFinding) -> Outcome:
         finding = judged.finding
-        eks = self.eks_for_region(finding.region)
-        result = act_on_stale(finding.action, judged.stale, eks, self.settings.org)
+        result = act_on_stale_safely(finding.action, judged.stale, self.eks_for_region(finding.region), self.settings.org)
         if result is None:
             detail = "alert only" if finding.configured_action == "alert" else f"alert only (configured: {finding.configured_action})"
             return Outcome(finding, "alerted", detail)

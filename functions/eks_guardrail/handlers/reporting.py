@@ -58,6 +58,15 @@ class Reporter:
 
 def _secret_reader(clients: ClientFactory, name: str) -> Callable[[], str]:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
     provider = SecretsProvider(boto3_client=clients.client("secretsmanager"))
-    return lambda: str(provider.get(name, max_age=300))
+
+    def read() -> str:
+        try:
+            return str(provider.get(name, max_age=300))
+        except (GetParameterError, TransformParameterError) as error:
+            # A channel failure like any other (ValueError): counted, logged by type, never blocking.
+            raise ValueError(f"cannot read the Slack secret {name}: {type(error).__name__}") from None
+
+    return read

@@ -13,7 +13,7 @@ from ..adapters.ledger import DynamoDbLedger
 from ..alerts.channels import post_json
 from ..clients import SWEEP_RETRIES, ClientFactory
 from ..enforcement.enforcer import Outcome
-from ..enforcement.stale_actions import act_on_stale
+from ..enforcement.stale_actions import act_on_stale_safely
 from ..findings import Finding
 from ..sweep.run import SweepResult, sweep_account
 from .reporting import Reporter
@@ -68,7 +68,7 @@ class SweepApp:
             regions=self.settings.regions,
             org=self.settings.org,
             eks_for_region=eks_for_region,
-            principals=IamPrincipals(self.clients.client("iam")),
+            principals=IamPrincipals(self.clients.client("iam"), account),
             max_workers=self.max_workers,
         )
         acted = {id(s.finding): self._act(s, eks_for_region) for s in result.stale if s.finding.action in ("delete", "rebind")}
@@ -99,7 +99,7 @@ class SweepApp:
 
     def _act(self, stale, eks_for_region) -> Outcome:
         finding = stale.finding
-        result = act_on_stale(finding.action, stale.stale, eks_for_region(finding.region), self.settings.org)
+        result = act_on_stale_safely(finding.action, stale.stale, eks_for_region(finding.region), self.settings.org)
         assert result is not None
         return Outcome(finding, result.status, result.detail)
 

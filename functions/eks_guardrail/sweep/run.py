@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ..adapters.eks import EksAccessEntries
 from ..adapters.iam import IamPrincipals
 from ..config import OrgRules
@@ -40,7 +42,11 @@ def sweep_account(
         if snapshot.error:
             result.errors.append(f"{snapshot.region}/{snapshot.name}: {snapshot.error}")
             continue
-        findings, stale = judge_cluster(snapshot, account, org, principals.status)
+        try:
+            findings, stale = judge_cluster(snapshot, account, org, principals.status)
+        except (ClientError, BotoCoreError) as error:  # e.g. iam:GetRole denied
+            result.errors.append(f"{snapshot.region}/{snapshot.name}: cannot judge: {type(error).__name__}: {error}")
+            continue
         result.findings += findings
         result.stale += stale
     return result
