@@ -84,6 +84,9 @@ CASES = [
     Case("protected-entry", ct.update_access_entry(ADMIN, groups=["x"]), "changed the username or groups", {"principals": [ADMIN]}),
     Case("protected-entry", ct.disassociate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy"), "removed AmazonEKSClusterAdminPolicy", {"principals": [ADMIN]}),
     Case("protected-entry", ct.delete_access_entry(DEV), None, {"principals": [ADMIN]}, "unprotected entry"),
+    Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy", namespaces=["default"]),
+         "scoped AmazonEKSClusterAdminPolicy to namespaces default", {"principals": [ADMIN]}, "narrowed to namespaces"),
+    Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy"), None, {"principals": [ADMIN]}, "given cluster-wide"),
 ]
 
 

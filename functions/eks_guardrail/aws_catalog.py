@@ -49,6 +49,19 @@ ACCESS_POLICY_NAMES: tuple[str, ...] = (
 
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 
+#: "Designated for AWS service-linked roles only and cannot be used with customer-managed
+#: roles" (EKS User Guide, access policy reference).
+SERVICE_LINKED_ONLY_POLICIES: frozenset[str] = frozenset(
+    {
+        "AmazonEKSBlockStoragePolicy",
+        "AmazonEKSComputePolicy",
+        "AmazonEKSBlockStorageClusterPolicy",
+        "AmazonEKSComputeClusterPolicy",
+        "AmazonEKSHybridPolicy",
+        "AmazonEKSClusterInsightsPolicy",
+    }
+)
+
 #: Username and group prefixes AWS itself reserves (EKS User Guide, "Create access entries").
 AWS_RESERVED_PREFIXES: tuple[str, ...] = ("system:", "eks:", "aws:", "amazon:", "iam:")
 

@@ -54,3 +54,5 @@ class ClusterState:
     name: str
     authentication_mode: str | None
     tags: Mapping[str, str]
+    #: CREATING, ACTIVE, UPDATING, ... (None when not known).
+    status: str | None = None

@@ -92,18 +92,32 @@ def test_policy_removed_from_protected_entry_is_associated_again(world, guardrai
 def test_cluster_creator_admin_is_removed_once_another_admin_path_exists(world, guardrail):
     make_cluster(world, "lab", who="attacker", bootstrap=True)
     creator = world.role_arn("Developer")
-    (created,) = world.pending_events()
-    # the creator is the only admin of the new cluster: removing it would lock everyone out
-    result = guardrail.handle(created)
-    assert [(o["rule"], o["status"]) for o in result["outcomes"]] == [("bootstrap-admin", "refused")]
+    (result,) = world.deliver(guardrail)
+    # the creator is the only admin of the new cluster: removing it now would lock everyone out
+    assert [(o["rule"], o["status"]) for o in result["outcomes"]] == [("bootstrap-admin", "deferred")]
     assert creator in world.entries("lab")
+    sweep = world.sweep_app(enforce_rules())
+    assert sweep.handle()["acted"] == []  # still the only admin path: stays deferred
 
     world.eks("platform").create_access_entry(clusterName="lab", principalArn=world.role_arn("Platform"))
     world.deliver(guardrail)
-    # handled again (as the sweep or a replay does): now a protected admin path exists
-    again = world.app(enforce_rules(), idempotency=False).handle(created)
-    assert [(o["rule"], o["status"]) for o in again["outcomes"]] == [("bootstrap-admin", "rolled-back")]
+    acted = sweep.handle()["acted"]
+
+    assert [(a["rule"], a["status"]) for a in acted] == [("bootstrap-admin", "rolled-back")]
     assert creator not in world.entries("lab")
+    assert sweep.handle()["acted"] == []  # done once
+
+
+def test_creator_removal_waits_while_the_cluster_is_creating(world):
+    from eks_guardrail.enforcement.rollbacks.creator_admin import remove_creator_entry
+    from eks_guardrail.state import ClusterState
+
+    class Creating:
+        def describe_cluster(self, name):
+            return ClusterState(name, "API", {}, status="CREATING")
+
+    result = remove_creator_entry(Creating(), enforce_rules(), "new", world.role_arn("Developer"))  # type: ignore[arg-type]
+    assert result.status == "deferred" and "CREATING" in result.detail
 
 
 def test_rollback_refused_when_it_would_lock_everyone_out(world):
@@ -162,4 +176,13 @@ def test_interrupted_restore_is_completed_by_the_retry_not_called_done(world, gu
 
     assert [(o["rule"], o["status"]) for o in retried["outcomes"]] == [("protected-entry", "rolled-back")]
     assert "completed the restore" in retried["outcomes"][0]["detail"]
+    assert world.entries("prod")[platform] == ["AmazonEKSClusterAdminPolicy@cluster"]
+
+
+def test_protected_entry_narrowed_to_a_namespace_gets_its_cluster_scope_back(world, guardrail):
+    platform = world.role_arn("Platform")
+    world.eks("attacker").associate_access_policy(
+        clusterName="prod", principalArn=platform, policyArn=CLUSTER_ADMIN, accessScope={"type": "namespace", "namespaces": ["default"]}
+    )
+    assert ("protected-entry", "rolled-back") in outcomes(world.deliver(guardrail))
     assert world.entries("prod")[platform] == ["AmazonEKSClusterAdminPolicy@cluster"]

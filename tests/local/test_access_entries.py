@@ -327,3 +327,10 @@ def test_tags_on_access_entry_arn(aws: Aws, cluster: str) -> None:
     cluster_arn = aws.eks.describe_cluster(name=cluster)["cluster"]["arn"]
     aws.eks.tag_resource(resourceArn=cluster_arn, tags={"env": "dev"})
     assert aws.eks.list_tags_for_resource(resourceArn=cluster_arn)["tags"] == {"env": "dev"}
+
+
+def test_update_with_an_empty_username_is_refused(aws: Aws, cluster: str) -> None:
+    """aws-facts B: a username is either AWS's default or a valid name; an empty one is not a name."""
+    arn = aws.create_role("dev")["Arn"]
+    aws.eks.create_access_entry(clusterName=cluster, principalArn=arn)
+    expect_error(aws.eks.update_access_entry, "InvalidParameterException", 400, clusterName=cluster, principalArn=arn, username="")

@@ -134,3 +134,13 @@ def test_list_access_policies(aws: Aws) -> None:
     assert set(first) - {"ResponseMetadata"} == output_members(aws.eks, "ListAccessPolicies")
     assert len(first["accessPolicies"]) == 5 and first["nextToken"]
     assert "nextToken" not in aws.eks.list_access_policies()
+
+
+def test_service_linked_only_policies_are_refused(aws: Aws, cluster: str) -> None:
+    """aws-facts C: AmazonEKSBlockStoragePolicy, ComputePolicy, ... are designated for AWS
+    service-linked roles only (and callers cannot create entries for those, aws-facts B)."""
+    arn = _entry(aws, cluster)
+    expect_error(
+        aws.eks.associate_access_policy, "InvalidParameterException", 400,
+        clusterName=cluster, principalArn=arn, policyArn=policy_arn("AmazonEKSComputePolicy"), accessScope={"type": "cluster"},
+    )

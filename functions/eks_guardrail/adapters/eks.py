@@ -38,6 +38,7 @@ class EksAccessEntries:
             name=cluster,
             authentication_mode=(data.get("accessConfig") or {}).get("authenticationMode"),
             tags=data.get("tags") or {},
+            status=data.get("status"),
         )
 
     def list_clusters(self) -> Iterator[str]:

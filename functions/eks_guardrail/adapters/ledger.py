@@ -78,3 +78,29 @@ class DynamoDbLedger:
 
     def delete(self, account: str, region: str, cluster: str, principal_arn: str) -> None:
         self._ddb.delete_item(TableName=self._table, Key={"pk": {"S": _pk(account, region, cluster)}, "sk": {"S": principal_arn}})
+
+
+class DeferredCreatorRemovals:
+    """Cluster creators' admin entries waiting to be removed (`bootstrap-admin: rollback`):
+    when the cluster was created it was still CREATING, or the creator was its only admin
+    path. The sweep retries them. One item per account in the ledger table (get/put only)."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str, account: str):
+        self._ddb, self._table = dynamodb_client, table_name
+        self._key = {"pk": {"S": "deferred-creator-removals"}, "sk": {"S": account}}
+
+    def all(self) -> dict[str, str]:
+        """`REGION/CLUSTER` -> creator principal ARN."""
+        item = self._ddb.get_item(TableName=self._table, Key=self._key, ConsistentRead=True).get("Item")
+        return json.loads(item["pending"]["S"]) if item else {}
+
+    def defer(self, region: str, cluster: str, creator: str) -> None:
+        self._save({**self.all(), f"{region}/{cluster}": creator})
+
+    def done(self, region: str, cluster: str) -> None:
+        pending = self.all()
+        if pending.pop(f"{region}/{cluster}", None) is not None:
+            self._save(pending)
+
+    def _save(self, pending: dict[str, str]) -> None:
+        self._ddb.put_item(TableName=self._table, Item={**self._key, "pending": {"S": json.dumps(pending, sort_keys=True)}})

@@ -16,6 +16,7 @@ STATUS_HEADLINE = {
     "refused": "rollback REFUSED",
     "not-undone": "NOT undone",
     "failed": "rollback FAILED",
+    "deferred": "rollback deferred",
 }
 
 

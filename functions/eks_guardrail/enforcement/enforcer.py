@@ -25,7 +25,7 @@ from ..engine import ObservedState, evaluate
 from ..findings import Finding
 from ..state import EntryState
 from .rollbacks import ROLLBACKS, RollbackContext, RollbackResult
-from .rollbacks.base import FAILED, REFUSED, changed_since
+from .rollbacks.base import DEFERRED, FAILED, REFUSED, changed_since
 
 ALERTED = "alerted"
 
@@ -34,6 +34,10 @@ class Ledger(Protocol):
     def get(self, account: str, region: str, cluster: str, principal_arn: str) -> EntryState | None: ...
     def put(self, account: str, region: str, entry: EntryState, *, source: str) -> None: ...
     def delete(self, account: str, region: str, cluster: str, principal_arn: str) -> None: ...
+
+
+class DeferredRemovals(Protocol):
+    def defer(self, region: str, cluster: str, creator: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Enforcer:
     ledger: Ledger
     #: The guardrail's own IAM role(s): their changes are never judged (no loops).
     own_principals: tuple[str, ...] = ()
+    #: Per account: where deferred creator-admin removals wait for the sweep.
+    deferred_removals: Callable[[str], DeferredRemovals] | None = None
 
     def handle(self, change: Change) -> Report:
         report = Report(change)
@@ -72,6 +78,8 @@ class Enforcer:
         eks = self.eks_for_region(change.meta.region)
         report.findings = evaluate(change, self.org, self._observed_state(eks, change))
         result = self._roll_back(eks, change, report.findings, report)
+        if isinstance(change, ClusterCreated) and result is not None and result.status == DEFERRED and self.deferred_removals:
+            self.deferred_removals(change.meta.account).defer(change.meta.region, change.cluster, change.meta.actor.principal_arn)
         for finding in report.findings:
             if finding.action == "rollback" and result is not None:
                 report.outcomes.append(Outcome(finding, result.status, result.detail))
@@ -89,7 +97,10 @@ class Enforcer:
             return None
         cluster = eks.describe_cluster(change.cluster)
         entry = None
-        if not isinstance(change, (AccessEntryCreated, AccessEntryDeleted)):
+        if isinstance(change, AccessEntryDeleted):
+            # The entry is gone: its tags are what the ledger last saw.
+            entry = self.ledger.get(change.meta.account, change.meta.region, change.cluster, change.principal_arn)
+        elif not isinstance(change, AccessEntryCreated):
             entry = eks.describe_entry(change.cluster, change.principal_arn, with_associations=False)
         return ObservedState(
             entry_tags=entry.tags if entry else None,

@@ -10,7 +10,7 @@ import logging
 from typing import Any, Callable
 
 from ..adapters.eks import EksAccessEntries
-from ..adapters.ledger import DynamoDbLedger
+from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger
 from ..alerts.channels import post_json
 from ..changes import Skipped, parse_event
 from ..clients import ClientFactory
@@ -39,6 +39,7 @@ class AccessEntryApp:
             eks_for_region=lambda region: EksAccessEntries(clients.client("eks", region)),
             ledger=DynamoDbLedger(clients.client("dynamodb"), settings.ledger_table),
             own_principals=settings.own_principals,
+            deferred_removals=lambda account: DeferredCreatorRemovals(clients.client("dynamodb"), settings.ledger_table, account),
         )
         self.reporter = Reporter(settings, clients, metrics=metrics, slack_post=slack_post)
         self._handle_once = self._idempotent(clients) if settings.idempotency_table else self._handle

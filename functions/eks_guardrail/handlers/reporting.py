@@ -15,7 +15,13 @@ from .settings import HandlerSettings
 NAMESPACE = "EksGuardrail"
 
 #: Outcome status -> metric counted for it.
-OUTCOME_METRICS = {"rolled-back": "Rollbacks", "refused": "RefusedRollbacks", "failed": "RollbackFailures", "not-undone": "RollbacksNotUndone"}
+OUTCOME_METRICS = {
+    "rolled-back": "Rollbacks",
+    "refused": "RefusedRollbacks",
+    "failed": "RollbackFailures",
+    "not-undone": "RollbacksNotUndone",
+    "deferred": "RollbacksDeferred",
+}
 
 
 class Reporter:

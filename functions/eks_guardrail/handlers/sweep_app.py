@@ -9,12 +9,17 @@ from typing import Any, Callable
 
 from ..adapters.eks import EksAccessEntries
 from ..adapters.iam import IamPrincipals
-from ..adapters.ledger import DynamoDbLedger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger
 from ..alerts.channels import post_json
 from ..clients import SWEEP_RETRIES, ClientFactory
 from ..enforcement.enforcer import Outcome
+from ..enforcement.rollbacks.base import DEFERRED, FAILED, RollbackResult
+from ..enforcement.rollbacks.creator_admin import remove_creator_entry
 from ..enforcement.stale_actions import act_on_stale_safely
 from ..findings import Finding
+from ..sweep.judge import creator_admin_finding
 from ..sweep.run import SweepResult, sweep_account
 from .reporting import Reporter
 from .settings import HandlerSettings
@@ -72,10 +77,11 @@ class SweepApp:
             max_workers=self.max_workers,
         )
         acted = {id(s.finding): self._act(s, eks_for_region) for s in result.stale if s.finding.action in ("delete", "rebind")}
+        creator_outcomes = self._retry_creator_removals(account, eks_for_region)
         memory = SweepMemory(self.clients.client("dynamodb"), self.settings.ledger_table, f"{account}/{','.join(self.settings.regions)}")
         seen_before = memory.previous()
         outcomes = [acted.get(id(f)) or Outcome(f, "alerted", DRIFT_DETAIL) for f in result.findings]
-        new = [o for o in outcomes if o.status != "alerted" or fingerprint(o.finding) not in seen_before]
+        new = [o for o in outcomes if o.status != "alerted" or fingerprint(o.finding) not in seen_before] + creator_outcomes
         failed = self.reporter.report(new)
         memory.remember({fingerprint(f) for f in result.findings})
         refreshed = self._refresh_ledger(account, result)
@@ -89,7 +95,7 @@ class SweepApp:
             "entries": sum(len(c.entries) for c in result.clusters),
             "findings": len(result.findings),
             "alerted": len(new),
-            "acted": [{"rule": o.finding.rule, "status": o.status, "detail": o.detail} for o in acted.values()],
+            "acted": [{"rule": o.finding.rule, "status": o.status, "detail": o.detail} for o in [*acted.values(), *creator_outcomes]],
             "ledger_refreshed": refreshed,
             "errors": result.errors,
             "alert_failures": failed,
@@ -102,6 +108,26 @@ class SweepApp:
         result = act_on_stale_safely(finding.action, stale.stale, eks_for_region(finding.region), self.settings.org)
         assert result is not None
         return Outcome(finding, result.status, result.detail)
+
+    def _retry_creator_removals(self, account: str, eks_for_region) -> list[Outcome]:
+        """Creator-admin removals the access-entry handler had to defer (`bootstrap-admin: rollback`)."""
+        org = self.settings.org
+        if org.mode != "enforce" or org.settings("bootstrap-admin").action != "rollback":
+            return []
+        deferred = DeferredCreatorRemovals(self.clients.client("dynamodb"), self.settings.ledger_table, account)
+        outcomes = []
+        for key, creator in deferred.all().items():
+            region, cluster = key.split("/", 1)
+            try:
+                result = remove_creator_entry(eks_for_region(region), org, cluster, creator)
+            except (ClientError, BotoCoreError) as error:
+                result = RollbackResult(FAILED, f"removal failed: {type(error).__name__}: {error}")
+            if result.status == DEFERRED:
+                continue  # still not possible: next sweep
+            if result.status != FAILED:
+                deferred.done(region, cluster)
+            outcomes.append(Outcome(creator_admin_finding(org, account, region, cluster, creator), result.status, result.detail))
+        return outcomes
 
     def _refresh_ledger(self, account: str, result: SweepResult) -> int:
         """Record every entry the rules accept (alert-only findings do not stop it)."""

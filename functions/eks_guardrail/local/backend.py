@@ -26,6 +26,7 @@ from eks_guardrail.aws_catalog import (
     ACCESS_ENTRY_TYPES,
     ACCESS_POLICY_ARN_PREFIX,
     ACCESS_POLICY_NAMES,
+    SERVICE_LINKED_ONLY_POLICIES,
     AUTHENTICATION_MODES,
     AWS_RESERVED_PREFIXES,
     CLUSTER_ADMIN_POLICY,
@@ -128,6 +129,10 @@ MSG_USERNAME_ONLY_STANDARD = "username can only be set on Access Entries with a 
 # (not published by AWS)
 MSG_UNKNOWN_POLICY = "The specified policyArn {policy} is invalid: unknown access policy."
 # (not published by AWS)
+MSG_SERVICE_LINKED_ONLY_POLICY = (
+    "The access policy {policy} can only be associated with AWS service-linked roles."  # (not published by AWS)
+)
+MSG_EMPTY_USERNAME = "username must not be empty."  # (not published by AWS)
 MSG_NAMESPACES_REQUIRED = "accessScope.namespaces must be specified when accessScope.type is namespace."
 # (not published by AWS)
 MSG_NAMESPACES_NOT_ALLOWED = "accessScope.namespaces can't be specified when accessScope.type is cluster."
@@ -300,6 +305,8 @@ def validate_tags(tags: dict[str, str] | None, cluster_name: str | None = None) 
 
 
 def validate_username(username: str, cluster_name: str) -> None:
+    if username == "":
+        raise invalid_parameter(MSG_EMPTY_USERNAME, cluster_name)
     if any(username.startswith(p) for p in AWS_RESERVED_PREFIXES):
         raise invalid_parameter(MSG_RESERVED_USERNAME.format(username=username), cluster_name)
     for placeholder in ("{{SessionName}}", "{{SessionNameRaw}}"):
@@ -550,6 +557,10 @@ class AccessEntryBackend(BaseBackend):
         entry = self._standard_entry(name, principal_arn)
         if not policy.startswith(ACCESS_POLICY_ARN_PREFIX) or policy[len(ACCESS_POLICY_ARN_PREFIX):] not in ACCESS_POLICY_NAMES:
             raise invalid_parameter(MSG_UNKNOWN_POLICY.format(policy=policy), name)
+        if policy[len(ACCESS_POLICY_ARN_PREFIX):] in SERVICE_LINKED_ONLY_POLICIES:
+            # Access entries of service-linked roles cannot be created by callers at all
+            # (aws-facts B), so no caller-made entry may hold these (aws-facts C).
+            raise invalid_parameter(MSG_SERVICE_LINKED_ONLY_POLICY.format(policy=policy), name)
         scope_type = (access_scope or {}).get("type")
         namespaces = list((access_scope or {}).get("namespaces") or [])
         if scope_type not in ("cluster", "namespace"):

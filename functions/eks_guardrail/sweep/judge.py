@@ -8,14 +8,14 @@ the sweep acts only on stale principals, as `stale-principal` says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
 from ..adapters.iam import PrincipalStatus
 from ..arns import matches_any, parse_principal_arn
 from ..aws_catalog import STANDARD
-from ..changes import AccessEntryCreated, AccessPolicyAssociated, AccessScope, Actor, ClusterConfigUpdated, EventMeta
+from ..changes import AccessEntryCreated, AccessPolicyAssociated, AccessScope, Actor, ClusterConfigUpdated, ClusterCreated, EventMeta
 from ..config import OrgRules
 from ..engine import ObservedState, evaluate, exemption_for, make_finding
 from ..findings import Finding, Violation
@@ -143,3 +143,11 @@ def stale_action(stale: StalePrincipal, configured: str, rebind_patterns: tuple[
 
 def _grants_nothing(entry: EntryState) -> bool:
     return entry.entry_type == STANDARD and not entry.associations and not entry.groups
+
+
+def creator_admin_finding(org: OrgRules, account: str, region: str, cluster: str, creator: str) -> Finding:
+    """The bootstrap-admin finding for a deferred removal the sweep carries out."""
+    meta = replace(_meta(account, region, cluster), actor=Actor(identity_type="Sweep", arn="", account_id=account))
+    change = ClusterCreated(meta, cluster, "API", True, False)
+    message = f"the cluster creator {creator} still held an admin entry on cluster {cluster} (bootstrapClusterCreatorAdminPermissions)"
+    return make_finding("bootstrap-admin", change, org, Violation(message, principal_arn=creator))

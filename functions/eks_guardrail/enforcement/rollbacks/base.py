@@ -22,6 +22,8 @@ ALREADY_UNDONE = "already-undone"
 REFUSED = "refused"
 NOT_UNDONE = "not-undone"
 FAILED = "failed"
+#: Not possible yet (cluster still CREATING, no other admin path yet); the sweep retries.
+DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)
