@@ -106,6 +106,8 @@ class GuardrailStack(Stack):
             }
             if deployment.slack_secret_name:
                 env["SLACK_SECRET_NAME"] = deployment.slack_secret_name
+            if deployment.tracing:
+                env["GUARDRAIL_TRACING"] = "true"
             return env
 
         # --- the access-entry function, every region --------------------------------------------
@@ -170,6 +172,7 @@ class GuardrailStack(Stack):
             code=self.code,
             failure_queue=self.failure_queue,
             regions=regions,
+            tracing=self.deployment.tracing,
         )
         grant_ledger(self, fn.role)
         self.alerts.grant_publish(fn.role)

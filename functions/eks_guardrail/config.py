@@ -111,6 +111,8 @@ class Deployment:
     sweep_schedule: Schedule = "rate(1 hour)"
     #: Create a CloudTrail trail (for accounts without one: EventBridge sees no CloudTrail events otherwise).
     create_trail: bool = False
+    #: X-Ray active tracing of the functions (Powertools Tracer); off by default, it costs cold-start time.
+    tracing: bool = False
 
     def __post_init__(self) -> None:
         if self.home_region is not None and self.home_region not in self.regions:

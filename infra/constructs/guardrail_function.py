@@ -109,6 +109,7 @@ class GuardrailFunction(Construct):
         code: lambda_.Code,
         failure_queue: sqs.IQueue,
         regions: Sequence[str],
+        tracing: bool = False,
     ):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -143,6 +144,7 @@ class GuardrailFunction(Construct):
             retry_attempts=2,
             max_event_age=Duration.hours(6),
             on_failure=destinations.SqsDestination(failure_queue),
+            tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
         )
         self.log_group.grant_write(self.role)
         for statement in eks_statements(function, account, regions) + iam_statements(function, account):
@@ -156,3 +158,10 @@ class GuardrailFunction(Construct):
         )
         for finding in iam5_findings(function, account, regions):
             acknowledge(self.role, finding, IAM5_REASON)
+        if tracing:
+            acknowledge(
+                self.role,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions; "
+                "CDK grants them on `*` for active tracing (deployment.tracing: true).",
+            )

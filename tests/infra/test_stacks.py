@@ -130,6 +130,12 @@ def test_functions_runtime_architecture_layer_and_handler(synth):
     assert other["Layers"] == [naming.powertools_layer_arn(OTHER)]
 
 
+def test_tracing_on_when_deployment_asks_for_it(synth):
+    for name, props in _functions(synth, HOME_STACK).items():
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        assert props["Environment"]["Variables"]["GUARDRAIL_TRACING"] == "true"
+
+
 def test_function_environment_carries_the_validated_config(synth, org):
     functions = _functions(synth, HOME_STACK)
     own = naming.own_role_arns(ACCOUNT, org.deployment.regions, HOME)
