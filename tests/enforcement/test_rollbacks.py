@@ -186,3 +186,14 @@ def test_protected_entry_narrowed_to_a_namespace_gets_its_cluster_scope_back(wor
     )
     assert ("protected-entry", "rolled-back") in outcomes(world.deliver(guardrail))
     assert world.entries("prod")[platform] == ["AmazonEKSClusterAdminPolicy@cluster"]
+
+
+def test_ledger_never_records_a_later_bad_state_read_in_the_same_second(world, guardrail):
+    developer = world.role_arn("Developer")
+    world.eks("platform").create_access_entry(clusterName="prod", principalArn=developer, kubernetesGroups=["web-devs"])
+    world.eks("attacker").update_access_entry(clusterName="prod", principalArn=developer, kubernetesGroups=["platform:admins"])
+
+    results = world.deliver(guardrail)  # the create is handled after the update already happened
+
+    # honest: no good state was ever seen, so nothing is guessed (not "already undone")
+    assert outcomes(results) == [("reserved-prefix", "not-undone")]

@@ -142,7 +142,19 @@ class Enforcer:
             # The entry moved on after this event: what we read now is not what this event
             # made, and may be a later bad change. The later events record their own state.
             return
+        if not self._acceptable(entry, account, region):
+            # Within the same second a later bad change may already be in what we read:
+            # the ledger keeps only states the rules accept.
+            return
         self.ledger.put(account, region, entry, source=f"{change.meta.event_name} {change.meta.event_id}")
+
+
+    def _acceptable(self, entry: EntryState, account: str, region: str) -> bool:
+        from ..sweep.judge import entry_as_changes
+
+        state = ObservedState(entry_tags=entry.tags, entry_type=entry.entry_type)
+        findings = [f for c in entry_as_changes(entry, account, region) for f in evaluate(c, self.org, state)]
+        return all(f.exempt or f.configured_action == "alert" for f in findings)
 
 
 def _alert_detail(finding: Finding) -> str:
