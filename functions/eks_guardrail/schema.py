@@ -71,8 +71,6 @@ def dump(instance: Any, *, skip_defaults: bool = False) -> Any:
     if dataclasses.is_dataclass(instance):
         out = {}
         for field in dataclasses.fields(instance):
-            if field.metadata.get("skip_dump"):
-                continue
             value = getattr(instance, field.name)
             if skip_defaults and value == _default(field):
                 continue

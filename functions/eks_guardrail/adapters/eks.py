@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -150,3 +150,8 @@ class EksAccessEntries:
             if is_not_found(error):
                 return False
             raise
+
+
+def eks_access_for(clients: Any) -> Callable[[str], EksAccessEntries]:
+    """`region -> EksAccessEntries` over a `ClientFactory` (one cached client per region)."""
+    return lambda region: EksAccessEntries(clients.client("eks", region))

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from ..adapters.eks import EksAccessEntries
+from ..adapters.eks import EksAccessEntries, eks_access_for
 from ..clients import SWEEP_RETRIES, ClientFactory
 from ..sweep.snapshot import ClusterRef
 
@@ -35,12 +35,13 @@ class AccountReader:
 
         self.session = boto3.session.Session()
         self.clients = ClientFactory(self.session, config=SWEEP_RETRIES)
+        self._eks_for_region = eks_access_for(self.clients)
         self.regions = regions or ([self.session.region_name] if self.session.region_name else [])
         if not self.regions:
             raise AccountError("no region: pass --regions, or set AWS_REGION (or AWS_DEFAULT_REGION)")
 
     def eks_for_region(self, region: str) -> EksAccessEntries:
-        return EksAccessEntries(self.clients.client("eks", region))
+        return self._eks_for_region(region)
 
     def account(self) -> str:
         try:

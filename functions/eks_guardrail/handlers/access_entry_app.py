@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from ..adapters.eks import EksAccessEntries
+from ..adapters.eks import eks_access_for
 from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger
 from ..alerts.channels import post_json
 from ..changes import Skipped, parse_event
@@ -33,10 +33,9 @@ class AccessEntryApp:
     ):
         self.settings = settings
         self.clients = clients
-        self.metrics = metrics
         self.enforcer = Enforcer(
             org=settings.org,
-            eks_for_region=lambda region: EksAccessEntries(clients.client("eks", region)),
+            eks_for_region=eks_access_for(clients),
             ledger=DynamoDbLedger(clients.client("dynamodb"), settings.ledger_table),
             own_principals=settings.own_principals,
             deferred_removals=lambda account: DeferredCreatorRemovals(clients.client("dynamodb"), settings.ledger_table, account),

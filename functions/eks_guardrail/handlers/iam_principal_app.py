@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..adapters.eks import EksAccessEntries
+from ..adapters.eks import eks_access_for
 from ..adapters.iam import IamPrincipals
 from ..alerts.channels import post_json
 from ..arns import parse_principal_arn
@@ -39,7 +39,7 @@ class IamPrincipalApp:
     ):
         self.settings = settings
         self.clients = clients
-        self.eks_for_region = lambda region: EksAccessEntries(clients.client("eks", region))
+        self.eks_for_region = eks_access_for(clients)
         self.reporter = Reporter(settings, clients, metrics=metrics, slack_post=slack_post)
 
     def handle(self, event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any, Callable
 
-from ..adapters.eks import EksAccessEntries
+from ..adapters.eks import eks_access_for
 from ..adapters.iam import IamPrincipals
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -67,7 +67,7 @@ class SweepApp:
 
     def handle(self, event: dict[str, Any] | None = None, lambda_context: Any = None) -> dict[str, Any]:
         account = self.account or _account_of(lambda_context) or self.clients.client("sts").get_caller_identity()["Account"]
-        eks_for_region = lambda region: EksAccessEntries(self.clients.client("eks", region))  # noqa: E731
+        eks_for_region = eks_access_for(self.clients)
         result = sweep_account(
             account=account,
             regions=self.settings.regions,
