@@ -5,7 +5,7 @@ from __future__ import annotations
 import cloudtrail_builder as ct
 from eks_guardrail.changes import parse_event
 from eks_guardrail.config import org_rules_from_data
-from eks_guardrail.engine import ObservedState, evaluate
+from eks_guardrail.engine import ObservedState, evaluate, exemption_for
 
 USER = ct.user_arn("mallory")
 ROLLBACK_PREFER_ROLES = {"rules": {"prefer-roles": {"action": "rollback"}}}
@@ -36,16 +36,38 @@ def test_exempt_principal_is_reported_not_acted_on():
     assert "exemption list" in (finding.exemption_reason or "")
 
 
+TAG = {"key": "guardrail", "value": "exempt", "set_by": ["arn:aws:iam::*:user/alice"]}
+
+
 def test_exemption_tag_on_the_new_entry():
-    org = org_rules_from_data({"mode": "enforce", "exemptions": {"tag": {"key": "guardrail", "value": "exempt"}}, **ROLLBACK_PREFER_ROLES})
+    org = org_rules_from_data({"mode": "enforce", "exemptions": {"tag": TAG}, **ROLLBACK_PREFER_ROLES})
     tagged = parse_event(ct.create_access_entry(USER, tags={"guardrail": "exempt"}))
     assert only(evaluate(tagged, org), "prefer-roles").exempt is True
     other_value = parse_event(ct.create_access_entry(USER, tags={"guardrail": "no"}))
     assert only(evaluate(other_value, org), "prefer-roles").exempt is False
 
 
+def test_exemption_tag_set_at_creation_by_someone_not_allowed_is_not_honoured():
+    org = org_rules_from_data({"mode": "enforce", "exemptions": {"tag": {**TAG, "set_by": ["arn:aws:iam::*:role/Platform"]}}, **ROLLBACK_PREFER_ROLES})
+    findings = evaluate(parse_event(ct.create_access_entry(USER, tags={"guardrail": "exempt"})), org)
+    assert only(findings, "prefer-roles").exempt is False and only(findings, "prefer-roles").action == "rollback"
+    assert only(findings, "exemption-tag").exempt is False
+
+
+def test_exemption_patterns_never_cover_a_stranger_account_unless_named():
+    org = org_rules_from_data({"mode": "enforce", "exemptions": {"principals": ["arn:aws:iam::*:role/BreakGlass"]}, "trusted_accounts": ["111122223333"],
+                               "rules": {"cross-account": {"action": "rollback"}}})
+    own, trusted, stranger = (ct.role_arn("BreakGlass", account=a) for a in (ct.ACCOUNT, "111122223333", "999988887777"))
+    assert exemption_for(parse_event(ct.create_access_entry(own)), org) is not None
+    assert exemption_for(parse_event(ct.create_access_entry(trusted)), org) is not None
+    finding = only(evaluate(parse_event(ct.create_access_entry(stranger)), org), "cross-account")
+    assert finding.exempt is False and finding.action == "rollback"
+    named = org_rules_from_data({"exemptions": {"principals": ["arn:aws:iam::999988887777:role/BreakGlass"]}})
+    assert exemption_for(parse_event(ct.create_access_entry(stranger)), named) is not None
+
+
 def test_exemption_tag_from_observed_cluster_and_entry_state():
-    org = org_rules_from_data({"mode": "enforce", "exemptions": {"tag": {"key": "guardrail", "value": "exempt"}}, "rules": {"admin-policy": {"action": "rollback"}}})
+    org = org_rules_from_data({"mode": "enforce", "exemptions": {"tag": TAG}, "rules": {"admin-policy": {"action": "rollback"}}})
     change = parse_event(ct.associate_access_policy(ct.role_arn("Dev"), "AmazonEKSClusterAdminPolicy"))
     assert only(evaluate(change, org), "admin-policy").exempt is False
     by_cluster = only(evaluate(change, org, ObservedState(cluster_tags={"guardrail": "exempt"})), "admin-policy")
@@ -55,7 +77,7 @@ def test_exemption_tag_from_observed_cluster_and_entry_state():
 
 
 def test_exemption_tag_on_a_new_cluster():
-    org = org_rules_from_data({"exemptions": {"tag": {"key": "guardrail", "value": "exempt"}}})
+    org = org_rules_from_data({"exemptions": {"tag": TAG}})
     change = parse_event(ct.create_cluster("lab", mode="API", bootstrap=True, tags={"guardrail": "exempt"}))
     assert only(evaluate(change, org), "bootstrap-admin").exempt is True
 

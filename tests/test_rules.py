@@ -30,6 +30,8 @@ class Case:
     violation: str | None
     config: dict[str, Any] = field(default_factory=dict)
     id: str = ""
+    #: Top-level org-rules keys the case needs besides its rule's settings.
+    org: dict[str, Any] = field(default_factory=dict)
 
 
 CASES = [
@@ -86,7 +88,11 @@ CASES = [
     Case("protected-entry", ct.delete_access_entry(DEV), None, {"principals": [ADMIN]}, "unprotected entry"),
     Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy", namespaces=["default"]),
          "scoped AmazonEKSClusterAdminPolicy to namespaces default", {"principals": [ADMIN]}, "narrowed to namespaces"),
-    Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy"), None, {"principals": [ADMIN]}, "given cluster-wide"),
+    Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy"), None, {"principals": [ADMIN]}, "given cluster-wide"),    # exemption-tag
+    Case("exemption-tag", ct.create_access_entry(DEV, tags={"guardrail": "exempt"}), "exemption tag guardrail=exempt",
+         org={"exemptions": {"tag": {"key": "guardrail", "value": "exempt", "set_by": ["arn:aws:iam::*:role/PlatformAdmin"]}}}, id="set by anyone"),
+    Case("exemption-tag", ct.create_access_entry(DEV, tags={"guardrail": "exempt"}), None,
+         org={"exemptions": {"tag": {"key": "guardrail", "value": "exempt", "set_by": ["arn:aws:iam::*:user/alice"]}}}, id="set by an allowed principal"),
 ]
 
 
@@ -96,7 +102,7 @@ def _case_id(case: Case) -> str:
 
 
 def _org(case: Case):
-    return org_rules_from_data({"trusted_accounts": [ct.OTHER_ACCOUNT], "rules": {case.rule: case.config}})
+    return org_rules_from_data({"trusted_accounts": [ct.OTHER_ACCOUNT], "rules": {case.rule: case.config}, **case.org})
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)

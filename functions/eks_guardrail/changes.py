@@ -156,6 +156,24 @@ class ClusterConfigUpdated:
     authentication_mode: str | None
 
 
+# --- EKS tags (exemption tags must not be self-served) ------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceTagged:
+    meta: EventMeta
+    #: A cluster or access-entry ARN (decoded: CloudTrail keeps path parameters URL-encoded).
+    resource_arn: str
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ResourceUntagged:
+    meta: EventMeta
+    resource_arn: str
+    tag_keys: tuple[str, ...]
+
+
 # --- IAM principals -----------------------------------------------------------------------
 
 
@@ -186,6 +204,8 @@ Change = Union[
     AccessPolicyDisassociated,
     ClusterCreated,
     ClusterConfigUpdated,
+    ResourceTagged,
+    ResourceUntagged,
     IamPrincipalCreated,
     IamPrincipalDeleted,
 ]
@@ -417,6 +437,16 @@ def _parse_update_cluster_config(r: _Record, meta: EventMeta) -> ClusterConfigUp
     )
 
 
+def _parse_tag_resource(r: _Record, meta: EventMeta) -> ResourceTagged:
+    return ResourceTagged(meta=meta, resource_arn=_arn(r, "requestParameters", "resourceArn"), tags=r.string_map("requestParameters", "tags"))
+
+
+def _parse_untag_resource(r: _Record, meta: EventMeta) -> ResourceUntagged:
+    return ResourceUntagged(
+        meta=meta, resource_arn=_arn(r, "requestParameters", "resourceArn"), tag_keys=r.string_list("requestParameters", "tagKeys") or ()
+    )
+
+
 def _iam_created(kind: str):
     def parse(r: _Record, meta: EventMeta) -> IamPrincipalCreated:
         name_key = "roleName" if kind == "role" else "userName"
@@ -451,6 +481,8 @@ PARSERS = {
     ("eks.amazonaws.com", "DisassociateAccessPolicy"): _parse_disassociate,
     ("eks.amazonaws.com", "CreateCluster"): _parse_create_cluster,
     ("eks.amazonaws.com", "UpdateClusterConfig"): _parse_update_cluster_config,
+    ("eks.amazonaws.com", "TagResource"): _parse_tag_resource,
+    ("eks.amazonaws.com", "UntagResource"): _parse_untag_resource,
     ("iam.amazonaws.com", "CreateRole"): _iam_created("role"),
     ("iam.amazonaws.com", "CreateUser"): _iam_created("user"),
     ("iam.amazonaws.com", "DeleteRole"): _iam_deleted("role"),

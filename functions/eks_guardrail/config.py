@@ -75,6 +75,10 @@ NonEmpty = Annotated[str, _length(1, 2048, "the value")]
 class ExemptionTag:
     key: Annotated[str, _length(1, 128, "a tag key")]
     value: Annotated[str, _length(0, 256, "a tag value")]
+    #: Who may set the tag: set by anyone else it is not honoured, and is itself a finding
+    #: (`exemption-tag`). Required: a tag anyone allowed `eks:TagResource` could set would
+    #: be a self-service exemption.
+    set_by: Annotated[tuple[ArnPattern, ...], MinItems(1)]
 
 
 @dataclass(frozen=True)

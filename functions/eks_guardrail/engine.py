@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from .arns import matches_any
+from .arns import matches_any, parse_principal_arn, wildcard_match
 from .aws_catalog import NODE_ENTRY_TYPES
 from .changes import AccessEntryCreated, Change, ClusterCreated
 from .config import OrgRules
@@ -98,19 +98,42 @@ def _entry_type(change: Change, state: ObservedState) -> str | None:
 
 
 def exemption_for(change: Change, org: OrgRules, state: ObservedState | None = None) -> str | None:
-    """Why this change is exempt, or None."""
+    """Why this change is exempt, or None.
+
+    A principal pattern covers only principals of the cluster's account and
+    `trusted_accounts`, unless it names the principal's account itself: `*` in the account
+    field never reaches a stranger's role of the same name. A tag counts only where an
+    allowed principal (`exemptions.tag.set_by`) set it: at creation the event says who did;
+    on existing entries and clusters the caller passes in only the tags it knows were set so.
+    """
     state = state or ObservedState()
     principal = getattr(change, "principal_arn", None)
     if isinstance(change, ClusterCreated):
         principal = change.meta.actor.principal_arn  # the creator, whose admin entry is at stake
-    if principal and matches_any(org.exemptions.principals, principal):
+    if principal and exempt_principal(org, principal, change.meta.account):
         return f"principal {principal} is on the exemption list"
     tag = org.exemptions.tag
     if tag is None:
         return None
-    entry_tags = change.tags if isinstance(change, AccessEntryCreated) else state.entry_tags
-    cluster_tags = change.tags if isinstance(change, ClusterCreated) else state.cluster_tags
+    set_at_creation = isinstance(change, (AccessEntryCreated, ClusterCreated)) and matches_any(tag.set_by, change.meta.actor.principal_arn)
+    entry_tags = (change.tags if set_at_creation else None) if isinstance(change, AccessEntryCreated) else state.entry_tags
+    cluster_tags = (change.tags if set_at_creation else None) if isinstance(change, ClusterCreated) else state.cluster_tags
     for owner, tags in (("entry", entry_tags), ("cluster", cluster_tags)):
         if tags and tags.get(tag.key) == tag.value:
             return f"the {owner} carries the exemption tag {tag.key}={tag.value}"
     return None
+
+
+def exempt_principal(org: OrgRules, principal: str, account: str) -> bool:
+    """Whether an exemption pattern covers `principal` (see `exemption_for`)."""
+    parsed = parse_principal_arn(principal)
+    home = {account, *org.trusted_accounts} if account else set(org.trusted_accounts)
+    for pattern in org.exemptions.principals:
+        if not wildcard_match(pattern, principal):
+            continue
+        if parsed is not None and parsed.account in home:
+            return True
+        pattern_account = pattern.split(":")[4] if pattern.count(":") >= 5 else ""
+        if parsed is not None and pattern_account == parsed.account:
+            return True  # names that account explicitly
+    return False

@@ -41,6 +41,8 @@ class EntryState:
     associations: tuple[Association, ...] = ()
     created_at: datetime | None = field(default=None, compare=False)
     modified_at: datetime | None = field(default=None, compare=False)
+    #: The access entry's own ARN (its tags' resource); not kept in the ledger.
+    arn: str | None = field(default=None, compare=False)
 
     def association(self, policy_arn: str) -> Association | None:
         return next((a for a in self.associations if a.policy_arn == policy_arn), None)
@@ -56,3 +58,4 @@ class ClusterState:
     tags: Mapping[str, str]
     #: CREATING, ACTIVE, UPDATING, ... (None when not known).
     status: str | None = None
+    arn: str | None = None

@@ -96,10 +96,16 @@ def test_cluster_creator_admin_is_removed_once_another_admin_path_exists(world, 
     # the creator is the only admin of the new cluster: removing it now would lock everyone out
     assert [(o["rule"], o["status"]) for o in result["outcomes"]] == [("bootstrap-admin", "deferred")]
     assert creator in world.entries("lab")
-    sweep = world.sweep_app(enforce_rules())
+    # (admin-policy alert-only here: this test is about the deferred creator removal alone)
+    sweep = world.sweep_app(enforce_rules(rules={"admin-policy": {"action": "alert"}}))
     assert sweep.handle()["acted"] == []  # still the only admin path: stays deferred
 
     world.eks("platform").create_access_entry(clusterName="lab", principalArn=world.role_arn("Platform"))
+    world.deliver(guardrail)
+    assert sweep.handle()["acted"] == []  # a protected entry that holds nothing is no admin path
+    world.eks("platform").associate_access_policy(
+        clusterName="lab", principalArn=world.role_arn("Platform"), policyArn=CLUSTER_ADMIN, accessScope={"type": "cluster"}
+    )
     world.deliver(guardrail)
     acted = sweep.handle()["acted"]
 
@@ -175,7 +181,7 @@ def test_interrupted_restore_is_completed_by_the_retry_not_called_done(world, gu
     retried = app.handle(event)
 
     assert [(o["rule"], o["status"]) for o in retried["outcomes"]] == [("protected-entry", "rolled-back")]
-    assert "completed the restore" in retried["outcomes"][0]["detail"]
+    assert retried["outcomes"][0]["detail"] == "associated AmazonEKSClusterAdminPolicy (cluster-wide) again"  # completed, not called done
     assert world.entries("prod")[platform] == ["AmazonEKSClusterAdminPolicy@cluster"]
 
 
@@ -195,5 +201,6 @@ def test_ledger_never_records_a_later_bad_state_read_in_the_same_second(world, g
 
     results = world.deliver(guardrail)  # the create is handled after the update already happened
 
-    # honest: no good state was ever seen, so nothing is guessed (not "already undone")
-    assert outcomes(results) == [("reserved-prefix", "not-undone")]
+    # the compliant create event says what state it made: that is restored, never the later one
+    assert outcomes(results) == [("reserved-prefix", "rolled-back"), ("reserved-prefix", "already-undone")]
+    assert world.entries("prod")[developer] == ["group:web-devs"]

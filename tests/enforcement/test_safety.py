@@ -90,7 +90,7 @@ def test_sns_failing_does_not_block_slack_nor_the_rollback(world):
     assert ("admin-policy", "rolled-back") in outcomes(results)
     assert results[-1]["alert_failures"] == ["sns"]
     assert world.entries("prod")[developer] == []
-    (url, body), = [p for p in posted if "admin-policy" in p[1]["text"]]
+    (url, body), = [p for p in posted if "admin-policy on prod: rolled back" in p[1]["text"]]
     assert url == "https://hooks.slack.test/T/B/secret"
     assert body["blocks"][0]["text"]["text"] == "admin-policy: rolled back"
 

@@ -37,7 +37,7 @@ def test_sweep_only_rules_each_have_a_breaking_and_a_complying_state():
     assert not [f for f in judge_cluster(ClusterSnapshot("eu-west-1", "prod", "API", {}, (nodes,)), "1", org, lambda a: None)[0] if f.rule == "grants-nothing"]
 
 
-def test_sweep_reports_drift_that_no_event_showed_and_refreshes_the_ledger(world):
+def test_sweep_rolls_back_drift_that_no_event_showed_in_enforce(world):
     developer = world.role_arn("Developer")
     eks = world.eks("attacker")
     eks.create_access_entry(clusterName="prod", principalArn=developer)
@@ -46,12 +46,28 @@ def test_sweep_reports_drift_that_no_event_showed_and_refreshes_the_ledger(world
 
     result = world.sweep_app(enforce_rules()).handle()
 
+    assert [(a["rule"], a["status"]) for a in result["acted"]] == [("admin-policy", "rolled-back")]
+    (alert,) = [a for a in world.alerts() if a["attributes"]["rule"] == "admin-policy"]
+    assert alert["attributes"]["action"] == "rolled-back"
+    assert world.entries("prod")[developer] == []
+    assert world.sweep_app(enforce_rules()).handle()["acted"] == []  # converged: nothing left to do
+
+
+def test_sweep_reports_drift_that_no_event_showed_and_refreshes_the_ledger(world):
+    developer = world.role_arn("Developer")
+    eks = world.eks("attacker")
+    eks.create_access_entry(clusterName="prod", principalArn=developer)
+    eks.associate_access_policy(clusterName="prod", principalArn=developer, policyArn=CLUSTER_ADMIN, accessScope={"type": "cluster"})
+    world.pending_events()  # the events were lost: only the sweep can see this
+
+    result = world.sweep_app(enforce_rules(mode="monitor")).handle()
+
     assert result["clusters"] == 1 and result["entries"] == 2 and result["errors"] == []
     alerts = world.alerts()
     drift = [a for a in alerts if a["attributes"]["rule"] == "admin-policy"]
     assert len(drift) == 1
     assert "found by the sweep" in json.loads(drift[0]["message"])["content"]["description"]
-    assert world.entries("prod")[developer] == ["AmazonEKSClusterAdminPolicy@cluster"]  # reported, not rolled back
+    assert world.entries("prod")[developer] == ["AmazonEKSClusterAdminPolicy@cluster"]  # monitor: reported, not rolled back
     assert result["ledger_refreshed"] == 1  # the platform entry; the developer's breaks a rollback rule
 
 

@@ -39,6 +39,7 @@ class EksAccessEntries:
             authentication_mode=(data.get("accessConfig") or {}).get("authenticationMode"),
             tags=data.get("tags") or {},
             status=data.get("status"),
+            arn=data.get("arn"),
         )
 
     def list_clusters(self) -> Iterator[str]:
@@ -89,6 +90,7 @@ class EksAccessEntries:
                 tags=data.get("tags") or {},
                 created_at=data.get("createdAt"),
                 modified_at=data.get("modifiedAt"),
+                arn=data.get("accessEntryArn"),
             )
             if with_associations and entry.entry_type == "STANDARD":
                 entry = entry.with_associations(self.associations(cluster, principal_arn))
@@ -141,6 +143,15 @@ class EksAccessEntries:
             policyArn=association.policy_arn,
             accessScope=association.access_scope(),
         )
+
+    def untag(self, resource_arn: str, keys: list[str]) -> bool:
+        try:
+            self._eks.untag_resource(resourceArn=resource_arn, tagKeys=keys)
+            return True
+        except ClientError as error:
+            if is_not_found(error):
+                return False
+            raise
 
     def disassociate(self, cluster: str, principal_arn: str, policy_arn: str) -> bool:
         try:

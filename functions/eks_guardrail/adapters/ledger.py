@@ -79,6 +79,19 @@ class DynamoDbLedger:
     def delete(self, account: str, region: str, cluster: str, principal_arn: str) -> None:
         self._ddb.delete_item(TableName=self._table, Key={"pk": {"S": _pk(account, region, cluster)}, "sk": {"S": principal_arn}})
 
+    def of_cluster(self, account: str, region: str, cluster: str) -> dict[str, EntryState]:
+        """Every entry of one cluster the ledger knows (the sweep restores those that vanished unseen)."""
+        known: dict[str, EntryState] = {}
+        for page in self._ddb.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": _pk(account, region, cluster)}},
+            ConsistentRead=True,
+        ):
+            for item in page.get("Items", []):
+                known[item["sk"]["S"]] = entry_from_json(item["entry"]["S"])
+        return known
+
 
 class DeferredCreatorRemovals:
     """Cluster creators' admin entries waiting to be removed (`bootstrap-admin: rollback`):
@@ -104,3 +117,88 @@ class DeferredCreatorRemovals:
 
     def _save(self, pending: dict[str, str]) -> None:
         self._ddb.put_item(TableName=self._table, Item={**self._key, "pending": {"S": json.dumps(pending, sort_keys=True)}})
+
+
+class PendingDecisions:
+    """Decisions the guardrail could not carry out yet (`refused`, `deferred`, `failed`,
+    `not-undone`), per cluster: re-examined on the next event of that cluster and by the
+    sweep until the state complies. One item per cluster in the ledger table (get/put only),
+    written with optimistic concurrency so that two handlers never drop each other's records.
+    """
+
+    ATTEMPTS = 5
+
+    def __init__(self, dynamodb_client: Any, table_name: str):
+        self._ddb, self._table = dynamodb_client, table_name
+
+    @staticmethod
+    def _key(account: str, region: str, cluster: str) -> dict[str, Any]:
+        return {"pk": {"S": "pending-decisions"}, "sk": {"S": _pk(account, region, cluster)}}
+
+    def _read(self, key: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], int]:
+        item = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        if not item:
+            return {}, 0
+        return json.loads(item["pending"]["S"]), int(item["version"]["N"])
+
+    def of_cluster(self, account: str, region: str, cluster: str) -> dict[str, dict[str, Any]]:
+        """principal ARN -> `{"status", "detail", "since", "born_bad_at"}`."""
+        return self._read(self._key(account, region, cluster))[0]
+
+    def update(self, account: str, region: str, cluster: str, changes: dict[str, dict[str, Any] | None]) -> None:
+        """Set (a dict) or clear (None) the records of some principals, atomically per cluster."""
+        if not changes:
+            return
+        key = self._key(account, region, cluster)
+        for _ in range(self.ATTEMPTS):
+            pending, version = self._read(key)
+            before = dict(pending)
+            for principal, record in changes.items():
+                if record is None:
+                    pending.pop(principal, None)
+                else:
+                    pending[principal] = {**pending.get(principal, {}), **record}
+            if pending == before:
+                return
+            condition = "attribute_not_exists(pk)" if version == 0 else "version = :v"
+            values = {} if version == 0 else {":v": {"N": str(version)}}
+            try:
+                self._ddb.put_item(
+                    TableName=self._table,
+                    Item={**key, "pending": {"S": json.dumps(pending, sort_keys=True)}, "version": {"N": str(version + 1)}},
+                    ConditionExpression=condition,
+                    **({"ExpressionAttributeValues": values} if values else {}),
+                )
+                return
+            except self._ddb.exceptions.ConditionalCheckFailedException:
+                continue  # another handler wrote in between: read again and merge
+        raise RuntimeError(f"pending decisions of {_pk(account, region, cluster)}: too many concurrent writers")
+
+
+class ExemptionTagGrants:
+    """Resources whose exemption tag was set by an allowed principal (`exemptions.tag.set_by`).
+
+    Tags are self-service for anyone allowed `eks:TagResource`; the guardrail honours an
+    exemption tag only on a resource recorded here (by the handler, when it saw an allowed
+    principal set it). Key: `pk` = `exemption-tag-grants`, `sk` = the resource ARN.
+    """
+
+    def __init__(self, dynamodb_client: Any, table_name: str):
+        self._ddb, self._table = dynamodb_client, table_name
+
+    def _key(self, resource_arn: str) -> dict[str, Any]:
+        return {"pk": {"S": "exemption-tag-grants"}, "sk": {"S": resource_arn}}
+
+    def granted(self, resource_arn: str, value: str) -> bool:
+        item = self._ddb.get_item(TableName=self._table, Key=self._key(resource_arn), ConsistentRead=True).get("Item")
+        return bool(item) and item.get("value", {}).get("S") == value
+
+    def grant(self, resource_arn: str, value: str, *, set_by: str) -> None:
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={**self._key(resource_arn), "value": {"S": value}, "set_by": {"S": set_by},
+                  "recorded_at": {"S": datetime.now(timezone.utc).isoformat(timespec="seconds")}},
+        )
+
+    def revoke(self, resource_arn: str) -> None:
+        self._ddb.delete_item(TableName=self._table, Key=self._key(resource_arn))

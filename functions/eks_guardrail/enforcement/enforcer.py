@@ -1,31 +1,40 @@
-"""Per event: evaluate, roll back where the rules say so (safely), keep the ledger, report.
+"""Per event: evaluate, reconcile what the event touched, retry what is pending, keep the ledger.
+
+The event's findings say what happened (they are what the alerts report). What is done is
+decided by reconciling the principal's entry as it is now (`reconcile.py`); decisions that
+could not be carried out are kept as pending and re-examined on the next event of the same
+cluster and by the sweep, until the state complies or a person has been told why not.
 
 Plain code with its dependencies passed in; the Lambda handler only wires it up.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Callable, Mapping, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..adapters.eks import EksAccessEntries
 from ..arns import matches_any
-from ..aws_catalog import NODE_ENTRY_TYPES
 from ..changes import (
     ACCESS_ENTRY_CHANGES,
     AccessEntryCreated,
     AccessEntryDeleted,
     Change,
     ClusterCreated,
+    ResourceTagged,
+    ResourceUntagged,
 )
 from ..config import OrgRules
 from ..engine import ObservedState, evaluate
 from ..findings import Finding
 from ..state import EntryState
+from .exemption_tags import TagGuard
+from .reconcile import UNRESOLVED, Reconciler, Reconciliation, Remedy, acceptable, state_finding
 from .rollbacks import ROLLBACKS, RollbackContext, RollbackResult
-from .rollbacks.base import DEFERRED, FAILED, REFUSED, changed_since
+from .rollbacks.base import ALREADY_UNDONE, DEFERRED, FAILED, REFUSED
 
 ALERTED = "alerted"
 
@@ -40,12 +49,17 @@ class DeferredRemovals(Protocol):
     def defer(self, region: str, cluster: str, creator: str) -> None: ...
 
 
+class Pending(Protocol):
+    def of_cluster(self, account: str, region: str, cluster: str) -> dict[str, dict[str, Any]]: ...
+    def update(self, account: str, region: str, cluster: str, changes: dict[str, dict[str, Any] | None]) -> None: ...
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What the guardrail did about one finding."""
 
     finding: Finding
-    status: str  # alerted | rolled-back | already-undone | refused | not-undone | failed
+    status: str  # alerted | rolled-back | already-undone | refused | not-undone | deferred | failed
     detail: str
 
 
@@ -59,6 +73,16 @@ class Report:
     error: Exception | None = None
 
 
+class NoPending:
+    """Pending decisions kept nowhere (tests, one-off runs): retried only by the sweep."""
+
+    def of_cluster(self, account: str, region: str, cluster: str) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def update(self, account: str, region: str, cluster: str, changes: dict[str, dict[str, Any] | None]) -> None:
+        return None
+
+
 @dataclass
 class Enforcer:
     org: OrgRules
@@ -68,6 +92,10 @@ class Enforcer:
     own_principals: tuple[str, ...] = ()
     #: Per account: where deferred creator-admin removals wait for the sweep.
     deferred_removals: Callable[[str], DeferredRemovals] | None = None
+    #: Decisions not carried out yet, re-examined on the next event of the same cluster.
+    pending: Pending = field(default_factory=NoPending)
+    #: Who set the exemption tags (tags set by anyone else are not honoured).
+    tags: TagGuard | None = None
 
     def handle(self, change: Change) -> Report:
         report = Report(change)
@@ -77,22 +105,42 @@ class Enforcer:
             return report
         eks = self.eks_for_region(change.meta.region)
         report.findings = evaluate(change, self.org, self._observed_state(eks, change))
-        result = self._roll_back(eks, change, report.findings, report)
-        if isinstance(change, ClusterCreated) and result is not None and result.status == DEFERRED and self.deferred_removals:
-            self.deferred_removals(change.meta.account).defer(change.meta.region, change.cluster, change.meta.actor.principal_arn)
-        for finding in report.findings:
-            if finding.action == "rollback" and result is not None:
-                report.outcomes.append(Outcome(finding, result.status, result.detail))
-            else:
-                report.outcomes.append(Outcome(finding, ALERTED, _alert_detail(finding)))
-        if all(f.exempt or f.configured_action != "rollback" for f in report.findings):
-            self._remember(eks, change)
+        tag_remedies = self._exemption_tags(eks, change, report.findings)
+        if self.tags is not None and self.tags.handles(change):
+            report.outcomes = self._outcomes(report.findings, tag_remedies)
+            return report
+        if isinstance(change, ClusterCreated):
+            result = self._creator_admin(eks, change, report)
+            report.outcomes = self._outcomes(report.findings, tag_remedies + ([Remedy("bootstrap-admin", None, result)] if result else []))
+            return report
+        if not isinstance(change, ACCESS_ENTRY_CHANGES):
+            report.outcomes = self._outcomes(report.findings, [])
+            return report
+
+        exempt = any(f.exempt for f in report.findings)
+        remedies: list[Remedy] = []
+        if self.org.mode == "enforce" and not exempt:
+            self._seed_ledger_from_create(eks, change, report.findings)
+            remedies = self._reconcile_and_retry(eks, change, report)
+        report.outcomes = self._outcomes(report.findings, tag_remedies + remedies)
+        if self.org.mode != "enforce" or exempt:
+            self._remember(eks, change, exempt=exempt)
         return report
 
     # --- steps ------------------------------------------------------------------------------
 
+    def _exemption_tags(self, eks: EksAccessEntries, change: Change, findings: list[Finding]) -> list[Remedy]:
+        """Who set the exemption tag (tag events, and tags given at creation)."""
+        if self.tags is None or not isinstance(change, (ResourceTagged, ResourceUntagged, AccessEntryCreated, ClusterCreated)):
+            return []
+        try:
+            return self.tags.enforce(change, findings, eks)
+        except (ClientError, BotoCoreError) as error:
+            return [Remedy("exemption-tag", None, RollbackResult(FAILED, f"failed: {type(error).__name__}: {_short(error)}"))]
+
     def _observed_state(self, eks: EksAccessEntries, change: Change) -> ObservedState | None:
-        """Tags of the entry and cluster, read only when a tag exemption is configured."""
+        """Tags of the entry and cluster (only those an allowed principal set), read only when a
+        tag exemption is configured."""
         if self.org.exemptions.tag is None or not isinstance(change, ACCESS_ENTRY_CHANGES):
             return None
         cluster = eks.describe_cluster(change.cluster)
@@ -103,58 +151,178 @@ class Enforcer:
         elif not isinstance(change, AccessEntryCreated):
             entry = eks.describe_entry(change.cluster, change.principal_arn, with_associations=False)
         return ObservedState(
-            entry_tags=entry.tags if entry else None,
-            cluster_tags=cluster.tags if cluster else None,
+            entry_tags=self._trusted(entry.arn if entry else None, entry.tags if entry else None),
+            cluster_tags=self._trusted(cluster.arn if cluster else None, cluster.tags if cluster else None),
             entry_type=entry.entry_type if entry else None,
         )
 
-    def _roll_back(self, eks: EksAccessEntries, change: Change, findings: list[Finding], report: Report) -> RollbackResult | None:
-        to_undo = [f for f in findings if f.action == "rollback"]
-        if isinstance(change, ClusterCreated):
-            to_undo = [f for f in to_undo if f.rule == "bootstrap-admin"]
-        if not to_undo:
+    def _trusted(self, resource_arn: str | None, tags: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        if tags is None:
             return None
-        spec = ROLLBACKS.get(type(change))
-        if spec is None:
-            return RollbackResult(REFUSED, f"no rollback exists for {change.meta.event_name}")
-        entry_type = getattr(change, "entry_type", None)
-        if entry_type in NODE_ENTRY_TYPES:
-            return RollbackResult(REFUSED, f"refused: {entry_type} (node) entries are never rolled back")
+        return self.tags.trusted(resource_arn, tags) if self.tags is not None else _without_exemption_tag(self.org, tags)
+
+    def _reconciler(self, eks: EksAccessEntries, account: str, region: str) -> Reconciler:
+        def observe(entry: EntryState) -> ObservedState:
+            cluster_tags = None
+            if self.org.exemptions.tag is not None:
+                cluster = eks.describe_cluster(entry.cluster)
+                cluster_tags = self._trusted(cluster.arn, cluster.tags) if cluster else None
+            return ObservedState(entry_tags=self._trusted(entry.arn, entry.tags), cluster_tags=cluster_tags, entry_type=entry.entry_type)
+
+        return Reconciler(self.org, eks, account, region, known_good=self.ledger.get, observe=observe)
+
+    def _reconcile_and_retry(self, eks: EksAccessEntries, change: Any, report: Report) -> list[Remedy]:
+        """Reconcile the event's principal, then every pending decision of the same cluster."""
+        account, region, cluster = change.meta.account, change.meta.region, change.cluster
+        reconciler = self._reconciler(eks, account, region)
+        pending = self.pending.of_cluster(account, region, cluster)
+        born_bad = _born_bad_at(change, report.findings) or _parse_time(pending.get(change.principal_arn, {}).get("born_bad_at"))
+        remedies: list[Remedy] = []
+        updates: dict[str, dict[str, Any] | None] = {}
+        targets = [(change.principal_arn, born_bad)] + [
+            (principal, _parse_time(record.get("born_bad_at"))) for principal, record in sorted(pending.items()) if principal != change.principal_arn
+        ]
+        for principal, born_bad_at in targets:
+            trigger = frozenset(f.rule for f in report.findings if f.action == "rollback") if principal == change.principal_arn else frozenset()
+            try:
+                done = reconciler.reconcile(cluster, principal, born_bad_at=born_bad_at, trigger_rules=trigger)
+            except (ClientError, BotoCoreError) as error:
+                report.error = report.error or error
+                done = Reconciliation(principal, [Remedy("reconcile", None, RollbackResult(FAILED, f"failed after retries: {type(error).__name__}: {_short(error)}; Lambda retries, then the dead-letter queue keeps the event; the sweep retries too"), whole_entry=True)])
+            if principal != change.principal_arn:
+                # A retried decision: report it only when its status changed (no alert storm).
+                done.remedies = [r for r in done.remedies if r.result.status != pending[principal].get("status")]
+            done.remedies = [_with_finding(r, done, self.org, account, region, cluster, principal) for r in done.remedies]
+            remedies += done.remedies
+            updates[principal] = _pending_record(done, born_bad_at)
+            if done.compliant:
+                self._remember_entry(account, region, done.current, source=f"{change.meta.event_name} {change.meta.event_id}")
+            elif isinstance(change, AccessEntryDeleted) and principal == change.principal_arn and done.current is None and not done.remedies:
+                self.ledger.delete(account, region, cluster, principal)
+        self.pending.update(account, region, cluster, {p: r for p, r in updates.items() if r is not None or p in pending})
+        return remedies
+
+    def _seed_ledger_from_create(self, eks: EksAccessEntries, change: Change, findings: list[Finding]) -> None:
+        """A compliant create event tells the state it made: a known good state, even when a later
+        change already altered the entry before this event is handled."""
+        if not isinstance(change, AccessEntryCreated) or any(f.configured_action == "rollback" for f in findings):
+            return
+        account, region = change.meta.account, change.meta.region
+        if self.ledger.get(account, region, change.cluster, change.principal_arn) is not None:
+            return
+        made = EntryState(
+            cluster=change.cluster,
+            principal_arn=change.principal_arn,
+            entry_type=change.entry_type,
+            username=change.assigned_username or change.username,
+            groups=tuple(change.kubernetes_groups),
+            tags=dict(change.tags),
+        )
+        self.ledger.put(account, region, made, source=f"{change.meta.event_name} {change.meta.event_id}")
+
+    def _creator_admin(self, eks: EksAccessEntries, change: ClusterCreated, report: Report) -> RollbackResult | None:
+        if not any(f.action == "rollback" and f.rule == "bootstrap-admin" for f in report.findings):
+            return None
+        spec = ROLLBACKS[ClusterCreated]
         try:
-            return spec.undo(change, RollbackContext(eks=eks, ledger=self.ledger, org=self.org))
+            result = spec.undo(change, RollbackContext(eks=eks, ledger=self.ledger, org=self.org))
         except (ClientError, BotoCoreError) as error:
             report.error = error
-            return RollbackResult(FAILED, f"failed after retries: {error}; Lambda retries, then the dead-letter queue keeps the event")
+            result = RollbackResult(FAILED, f"failed after retries: {_short(error)}; Lambda retries, then the dead-letter queue keeps the event")
+        if result.status in (DEFERRED, FAILED) and self.deferred_removals:
+            self.deferred_removals(change.meta.account).defer(change.meta.region, change.cluster, change.meta.actor.principal_arn)
+        return result
 
-    def _remember(self, eks: EksAccessEntries, change: Change) -> None:
-        """Keep the ledger's last known good state after a change we accept."""
-        if not isinstance(change, ACCESS_ENTRY_CHANGES):
-            return
+    def _outcomes(self, findings: list[Finding], remedies: list[Remedy]) -> list[Outcome]:
+        """One outcome per event finding (what was done about it), then one per remedy that no
+        event finding asked for (found in the state, or a pending decision retried)."""
+        outcomes: list[Outcome] = []
+        reported: set[int] = set()
+        for finding in findings:
+            if finding.action != "rollback":
+                outcomes.append(Outcome(finding, ALERTED, _alert_detail(finding)))
+                continue
+            match = next((r for r in remedies if r.answers(finding) and _same_principal(r, finding)), None)
+            if match is None:
+                outcomes.append(Outcome(finding, ALREADY_UNDONE, "the entry as it is now no longer has this violation"))
+                continue
+            reported.add(id(match.result))
+            outcomes.append(Outcome(finding, match.result.status, match.result.detail))
+        for remedy in remedies:
+            if id(remedy.result) in reported or remedy.finding is None:
+                continue
+            reported.add(id(remedy.result))
+            outcomes.append(Outcome(remedy.finding, remedy.result.status, remedy.result.detail))
+        return outcomes
+
+    def _remember(self, eks: EksAccessEntries, change: Change, *, exempt: bool) -> None:
+        """Monitor mode, or an exempt change: keep the ledger's last known good state."""
         account, region = change.meta.account, change.meta.region
         if isinstance(change, AccessEntryDeleted):
             self.ledger.delete(account, region, change.cluster, change.principal_arn)
             return
-        entry = eks.describe_entry(change.cluster, change.principal_arn)
+        entry = eks.describe_entry(change.cluster, change.principal_arn)  # type: ignore[union-attr]
         if entry is None:
             return
-        moments = [entry.modified_at, *(a.modified_at for a in entry.associations)]
-        if any(changed_since(moment, change.meta.event_time) for moment in moments):
-            # The entry moved on after this event: what we read now is not what this event
-            # made, and may be a later bad change. The later events record their own state.
+        known = None if exempt else self.ledger.get(account, region, entry.cluster, entry.principal_arn)
+        if exempt or acceptable(entry, self.org, account, region, known):
+            self.ledger.put(account, region, entry, source=f"{change.meta.event_name} {change.meta.event_id}")
+
+    def _remember_entry(self, account: str, region: str, entry: EntryState | None, *, source: str) -> None:
+        if entry is None:
             return
-        if not self._acceptable(entry, account, region):
-            # Within the same second a later bad change may already be in what we read:
-            # the ledger keeps only states the rules accept.
-            return
-        self.ledger.put(account, region, entry, source=f"{change.meta.event_name} {change.meta.event_id}")
+        known = self.ledger.get(account, region, entry.cluster, entry.principal_arn)
+        if known != entry and acceptable(entry, self.org, account, region, known):
+            self.ledger.put(account, region, entry, source=source)
 
 
-    def _acceptable(self, entry: EntryState, account: str, region: str) -> bool:
-        from ..sweep.judge import entry_as_changes
+def _same_principal(remedy: Remedy, finding: Finding) -> bool:
+    return remedy.finding is None or remedy.finding.principal_arn == finding.principal_arn
 
-        state = ObservedState(entry_tags=entry.tags, entry_type=entry.entry_type)
-        findings = [f for c in entry_as_changes(entry, account, region) for f in evaluate(c, self.org, state)]
-        return all(f.exempt or f.configured_action == "alert" for f in findings)
+
+def _with_finding(remedy: Remedy, done: Reconciliation, org: OrgRules, account: str, region: str, cluster: str, principal: str) -> Remedy:
+    if remedy.finding is not None:
+        return remedy
+    entry = done.current or EntryState(cluster, principal, "STANDARD", None, (), {})
+    message = f"the access entry of {principal} on cluster {cluster} was re-examined: {remedy.result.detail}"
+    return replace(remedy, finding=state_finding(remedy.rule if remedy.rule != "reconcile" else "protected-entry", entry, org, account, region, message))
+
+
+def _pending_record(done: Reconciliation, born_bad_at: datetime | None) -> dict[str, Any] | None:
+    unresolved = done.unresolved
+    if not unresolved:
+        return None
+    worst = unresolved[0].result
+    record: dict[str, Any] = {"status": worst.status, "detail": worst.detail[:500]}
+    if born_bad_at is not None:
+        record["born_bad_at"] = born_bad_at.isoformat()
+    return record
+
+
+def _born_bad_at(change: Change, findings: list[Finding]) -> datetime | None:
+    """A create event that was itself a violation: the entry it made never had a good state."""
+    if isinstance(change, AccessEntryCreated) and any(f.action == "rollback" for f in findings):
+        return _parse_time(change.meta.event_time)
+    return None
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _without_exemption_tag(org: OrgRules, tags: Mapping[str, str]) -> Mapping[str, str]:
+    tag = org.exemptions.tag
+    return {k: v for k, v in tags.items() if tag is None or k != tag.key}
+
+
+def _short(error: Exception, limit: int = 300) -> str:
+    text = str(error)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _alert_detail(finding: Finding) -> str:

@@ -1,7 +1,10 @@
 """Lockout protection: never leave a cluster without a cluster-admin path.
 
-A cluster-admin path is an entry with AmazonEKSClusterAdminPolicy cluster-wide, or a
-protected (break-glass) entry. The decision is pure; reading the entries is the caller's.
+A cluster-admin path is a principal that really holds cluster admin now: a STANDARD entry
+with AmazonEKSClusterAdminPolicy cluster-wide. A protected entry counts only when it holds
+that policy; a name on a list is never an admin path (a policy-less, view-only or node
+entry of a protected principal gives nobody admin). The decision is pure; reading the
+entries is the caller's.
 """
 
 from __future__ import annotations
@@ -9,21 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-from ..arns import matches_any
-from ..aws_catalog import CLUSTER_ADMIN_POLICY, policy_arn
+from ..aws_catalog import CLUSTER_ADMIN_POLICY, STANDARD, policy_arn
 from ..state import Association, EntryState
 
 CLUSTER_ADMIN_POLICY_ARN = policy_arn(CLUSTER_ADMIN_POLICY)
 
 
-def is_admin_path(entry: EntryState, protected: tuple[str, ...]) -> bool:
-    if matches_any(protected, entry.principal_arn):
-        return True
-    return any(a.policy_arn == CLUSTER_ADMIN_POLICY_ARN and a.scope_type == "cluster" for a in entry.associations)
+def is_admin_path(entry: EntryState) -> bool:
+    return entry.entry_type == STANDARD and any(
+        a.policy_arn == CLUSTER_ADMIN_POLICY_ARN and a.scope_type == "cluster" for a in entry.associations
+    )
 
 
-def has_admin_path(entries: Iterable[EntryState], protected: tuple[str, ...]) -> bool:
-    return any(is_admin_path(e, protected) for e in entries)
+def has_admin_path(entries: Iterable[EntryState]) -> bool:
+    return any(is_admin_path(e) for e in entries)
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,10 @@ class Removal:
         return after
 
 
-def would_lock_out(entries: list[EntryState], removal: Removal, protected: tuple[str, ...]) -> bool:
+def would_lock_out(entries: list[EntryState], removal: Removal) -> bool:
     """True when the cluster has an admin path now and would have none after the removal.
 
     A cluster that has no admin path already is not made worse by the rollback, so the
     rollback goes ahead (the alert says so).
     """
-    return has_admin_path(entries, protected) and not has_admin_path(removal.apply(entries), protected)
+    return has_admin_path(entries) and not has_admin_path(removal.apply(entries))

@@ -23,7 +23,7 @@ from ..state import EntryState
 from ..sweep.stale import StalePrincipal
 from .admin_view import lockout_refusal
 from .lockout import Removal
-from .rollbacks.base import ALREADY_UNDONE, FAILED, REFUSED, ROLLED_BACK, RollbackResult, protected_principals
+from .rollbacks.base import ALREADY_UNDONE, FAILED, REFUSED, ROLLED_BACK, RollbackResult
 
 #: IAM permissions these actions need (the IAM-principal and sweep functions get them).
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -61,7 +61,7 @@ def act_on_stale_safely(
 
 def _delete(stale: StalePrincipal, eks: EksAccessEntries, org: OrgRules) -> RollbackResult:
     entry = stale.entry
-    refusal = lockout_refusal(eks, entry.cluster, Removal(entry.principal_arn), protected_principals(org))
+    refusal = lockout_refusal(eks, entry.cluster, Removal(entry.principal_arn))
     if refusal:
         return RollbackResult(REFUSED, refusal)
     if not eks.delete_entry(entry.cluster, entry.principal_arn):

@@ -10,11 +10,12 @@ import logging
 from typing import Any, Callable
 
 from ..adapters.eks import eks_access_for
-from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger
+from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger, ExemptionTagGrants, PendingDecisions
 from ..alerts.channels import post_json
 from ..changes import Skipped, parse_event
 from ..clients import ClientFactory
 from ..enforcement.enforcer import Enforcer
+from ..enforcement.exemption_tags import TagGuard
 from .reporting import NAMESPACE, Reporter
 from .settings import HandlerSettings
 
@@ -39,6 +40,8 @@ class AccessEntryApp:
             ledger=DynamoDbLedger(clients.client("dynamodb"), settings.ledger_table),
             own_principals=settings.own_principals,
             deferred_removals=lambda account: DeferredCreatorRemovals(clients.client("dynamodb"), settings.ledger_table, account),
+            pending=PendingDecisions(clients.client("dynamodb"), settings.ledger_table),
+            tags=TagGuard(settings.org, ExemptionTagGrants(clients.client("dynamodb"), settings.ledger_table)),
         )
         self.reporter = Reporter(settings, clients, metrics=metrics, slack_post=slack_post)
         self._handle_once = self._idempotent(clients) if settings.idempotency_table else self._handle

@@ -11,7 +11,13 @@ from ..adapters.eks import eks_access_for
 from ..adapters.iam import IamPrincipals
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger
+from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger, ExemptionTagGrants, PendingDecisions
+from ..arns import matches_any
+from ..engine import ObservedState
+from ..enforcement.enforcer import _parse_time, _pending_record, _with_finding
+from ..enforcement.exemption_tags import TagGuard
+from ..enforcement.reconcile import REMEDY_KIND, Reconciler, Reconciliation, Remedy, acceptable
+from ..enforcement.rollbacks.base import protected_principals
 from ..alerts.channels import post_json
 from ..clients import SWEEP_RETRIES, ClientFactory
 from ..enforcement.enforcer import Outcome
@@ -77,14 +83,19 @@ class SweepApp:
             max_workers=self.max_workers,
         )
         acted = {id(s.finding): self._act(s, eks_for_region) for s in result.stale if s.finding.action in ("delete", "rebind")}
-        creator_outcomes = self._retry_creator_removals(account, eks_for_region)
+        reconciled, converged = self._reconcile(account, result, eks_for_region)
+        creator_outcomes = self._retry_creator_removals(account, eks_for_region) + reconciled
         memory = SweepMemory(self.clients.client("dynamodb"), self.settings.ledger_table, f"{account}/{','.join(self.settings.regions)}")
         seen_before = memory.previous()
-        outcomes = [acted.get(id(f)) or Outcome(f, "alerted", DRIFT_DETAIL) for f in result.findings]
+        outcomes = [
+            acted.get(id(f)) or Outcome(f, "alerted", DRIFT_DETAIL)
+            for f in result.findings
+            if (f.region, f.cluster, f.principal_arn) not in converged
+        ]
         new = [o for o in outcomes if o.status != "alerted" or fingerprint(o.finding) not in seen_before] + creator_outcomes
         failed = self.reporter.report(new)
         memory.remember({fingerprint(f) for f in result.findings})
-        refreshed = self._refresh_ledger(account, result)
+        refreshed = self._refresh_ledger(account, result, skip=converged)
         for error in result.errors:
             log.error("sweep: %s", error)
             self.reporter.count("SweepErrors")
@@ -129,18 +140,92 @@ class SweepApp:
             outcomes.append(Outcome(creator_admin_finding(org, account, region, cluster, creator), result.status, result.detail))
         return outcomes
 
-    def _refresh_ledger(self, account: str, result: SweepResult) -> int:
-        """Record every entry the rules accept (alert-only findings do not stop it)."""
+    def _reconcile(self, account: str, result: SweepResult, eks_for_region) -> tuple[list[Outcome], set[tuple]]:
+        """`enforce` only: bring every entry the rules would roll back, every protected entry that
+        vanished or weakened unseen, and every pending decision to what the rules demand, with
+        the same lockout protection as the event handler. Returns the outcomes and the
+        (region, cluster, principal) reconciled (their state changed: not drift, not recorded)."""
+        org = self.settings.org
+        if org.mode != "enforce":
+            return [], set()
+        pending_store = PendingDecisions(self.clients.client("dynamodb"), self.settings.ledger_table)
+        guard = TagGuard(org, ExemptionTagGrants(self.clients.client("dynamodb"), self.settings.ledger_table))
+        protected = protected_principals(org)
+        outcomes: list[Outcome] = []
+        converged: set[tuple] = set()
+        to_undo = {(f.region, f.cluster, f.principal_arn) for f in result.findings if f.configured_action == "rollback" and f.rule in REMEDY_KIND}
+        for snapshot in result.clusters:
+            if snapshot.error or snapshot.authentication_mode == "CONFIG_MAP":
+                continue
+            region, cluster = snapshot.region, snapshot.name
+            eks = eks_for_region(region)
+            present = {e.principal_arn: e for e in snapshot.entries}
+            known = self.ledger.of_cluster(account, region, cluster)
+            pending = pending_store.of_cluster(account, region, cluster)
+            targets = {p for (r, c, p) in to_undo if (r, c) == (region, cluster) and p}
+            targets |= {
+                p for p, state in known.items()
+                if matches_any(protected, p) and (p not in present or not acceptable(present[p], org, account, region, state))
+            }
+            targets |= set(pending)
+            if not targets:
+                continue
+            cluster_tags = guard.trusted(None, snapshot.tags)  # cluster ARNs are not in the snapshot: only granted tags via events
+
+            def observe(entry, cluster_tags=cluster_tags):
+                return ObservedState(entry_tags=guard.trusted(entry.arn, entry.tags), cluster_tags=cluster_tags, entry_type=entry.entry_type)
+
+            reconciler = Reconciler(org, eks, account, region, known_good=self.ledger.get, observe=observe)
+            updates: dict[str, dict | None] = {}
+            # protected restores first: the admin path they give back lets the removals pass lockout protection
+            for principal in sorted(targets, key=lambda p: (not matches_any(protected, p), p)):
+                born_bad = _parse_time(pending.get(principal, {}).get("born_bad_at"))
+                try:
+                    done = reconciler.reconcile(cluster, principal, born_bad_at=born_bad)
+                except (ClientError, BotoCoreError) as error:
+                    done = Reconciliation(principal, [Remedy("reconcile", None, RollbackResult(FAILED, f"failed: {type(error).__name__}"), whole_entry=True)])
+                updates[principal] = _pending_record(done, born_bad)
+                for remedy in done.remedies:
+                    if principal in pending and remedy.result.status == pending[principal].get("status"):
+                        continue  # told before, nothing new
+                    remedy = _with_finding(remedy, done, org, account, region, cluster, principal)
+                    if remedy.finding is not None:
+                        outcomes.append(Outcome(remedy.finding, remedy.result.status, remedy.result.detail))
+                if done.remedies:
+                    converged.add((region, cluster, principal))
+            pending_store.update(account, region, cluster, {p: r for p, r in updates.items() if r is not None or p in pending})
+        return _one_per_result(outcomes), converged
+
+    def _refresh_ledger(self, account: str, result: SweepResult, *, skip: set[tuple] = frozenset()) -> int:  # type: ignore[assignment]
+        """Record every entry the rules accept (alert-only findings do not stop it); a protected
+        entry weaker than the ledger's record is never recorded (it is restored instead)."""
         unacceptable = {
             (f.region, f.cluster, f.principal_arn) for f in result.findings if not f.exempt and f.configured_action != "alert"
-        }
+        } | set(skip)
         count = 0
+        protected = protected_principals(self.settings.org)
         for cluster in result.clusters:
             for entry in cluster.entries:
+                if matches_any(protected, entry.principal_arn):
+                    known = self.ledger.get(account, cluster.region, cluster.name, entry.principal_arn)
+                    if not acceptable(entry, self.settings.org, account, cluster.region, known):
+                        continue
                 if (cluster.region, cluster.name, entry.principal_arn) not in unacceptable:
                     self.ledger.put(account, cluster.region, entry, source="sweep")
                     count += 1
         return count
+
+
+def _one_per_result(outcomes: list[Outcome]) -> list[Outcome]:
+    """One alert per step taken (a step may answer several rules about the same entry)."""
+    seen: set[tuple[str, str, str]] = set()
+    unique = []
+    for outcome in outcomes:
+        key = (outcome.finding.principal_arn or "", outcome.status, outcome.detail)
+        if key not in seen:
+            seen.add(key)
+            unique.append(outcome)
+    return unique
 
 
 def _account_of(lambda_context: Any) -> str | None:

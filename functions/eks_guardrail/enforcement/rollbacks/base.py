@@ -44,11 +44,8 @@ class RollbackContext:
     ledger: LedgerReader
     org: OrgRules
 
-    def protected_principals(self) -> tuple[str, ...]:
-        return protected_principals(self.org)
-
     def lockout_refusal(self, cluster: str, removal: Removal) -> RollbackResult | None:
-        reason = lockout_refusal(self.eks, cluster, removal, self.protected_principals())
+        reason = lockout_refusal(self.eks, cluster, removal)
         return RollbackResult(REFUSED, reason) if reason else None
 
 

@@ -11,7 +11,7 @@ from ...changes import ClusterCreated
 from ...config import OrgRules
 from ..admin_view import lockout_refusal
 from ..lockout import Removal
-from .base import ALREADY_UNDONE, DEFERRED, REFUSED, ROLLED_BACK, RollbackContext, RollbackResult, protected_principals, rollback
+from .base import ALREADY_UNDONE, DEFERRED, REFUSED, ROLLED_BACK, RollbackContext, RollbackResult, rollback
 
 
 @rollback(ClusterCreated, permissions=("eks:DeleteAccessEntry",))
@@ -29,7 +29,7 @@ def remove_creator_entry(eks: EksAccessEntries, org: OrgRules, cluster_name: str
         return RollbackResult(REFUSED, "refused: the cluster is in CONFIG_MAP mode, where access entries cannot be changed")
     if eks.describe_entry(cluster_name, creator, with_associations=False) is None:
         return RollbackResult(ALREADY_UNDONE, "the creator's entry no longer exists")
-    refusal = lockout_refusal(eks, cluster_name, Removal(creator), protected_principals(org))
+    refusal = lockout_refusal(eks, cluster_name, Removal(creator))
     if refusal:
         return RollbackResult(DEFERRED, refusal.replace("refused: ", "not yet: ") + "; the sweep retries once another admin path exists")
     if not eks.delete_entry(cluster_name, creator):
