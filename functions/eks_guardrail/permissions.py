@@ -8,6 +8,7 @@ stack grants exactly these, and a test compares the synthesised policies with th
 from __future__ import annotations
 
 from .enforcement.rollbacks import READ_PERMISSIONS, ROLLBACKS
+from .enforcement.reconcile import PERMISSIONS as RECONCILE_PERMISSIONS
 from .enforcement.stale_actions import PERMISSIONS as STALE_PERMISSIONS
 
 #: Reading every cluster of a region (sweep, IAM-principal handler): `adapters/eks.py`.
@@ -23,8 +24,12 @@ def eks_permissions(function: str) -> dict[str, frozenset[str]]:
     if function == "access-entry":
         writes = set().union(*(spec.permissions for spec in ROLLBACKS.values()))
         return {"read": frozenset(READ_PERMISSIONS), "write": frozenset(writes)}
-    if function in ("iam-principal", "sweep"):
+    if function == "iam-principal":
         writes = set().union(*STALE_PERMISSIONS.values())
+        return {"read": EKS_SWEEP_READS, "write": frozenset(writes)}
+    if function == "sweep":
+        # the sweep also reconciles what the event handler could not (enforcement/reconcile.py)
+        writes = set().union(*STALE_PERMISSIONS.values(), RECONCILE_PERMISSIONS)
         return {"read": EKS_SWEEP_READS, "write": frozenset(writes)}
     raise ValueError(f"unknown function {function!r}")
 

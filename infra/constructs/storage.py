@@ -12,7 +12,8 @@ from constructs import Construct
 from .. import naming
 
 #: What the code calls (`adapters/ledger.py`, `handlers/sweep_app.py`; Powertools idempotency).
-LEDGER_ACTIONS = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+#: Query: the sweep reads every ledger record of a cluster (protected entries that vanished unseen).
+LEDGER_ACTIONS = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
 IDEMPOTENCY_ACTIONS = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 
 
