@@ -13,10 +13,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger, ExemptionTagGrants, PendingDecisions
 from ..arns import matches_any
-from ..engine import ObservedState
-from ..enforcement.enforcer import _parse_time, _pending_record, _with_finding
 from ..enforcement.exemption_tags import TagGuard
-from ..enforcement.reconcile import REMEDY_KIND, Reconciler, Reconciliation, Remedy, acceptable
+from ..enforcement.reconcile import acceptable
+from ..enforcement.sweep_reconcile import reconcile_cluster
 from ..enforcement.rollbacks.base import protected_principals
 from ..alerts.channels import post_json
 from ..clients import SWEEP_RETRIES, ClientFactory
@@ -150,51 +149,19 @@ class SweepApp:
             return [], set()
         pending_store = PendingDecisions(self.clients.client("dynamodb"), self.settings.ledger_table)
         guard = TagGuard(org, ExemptionTagGrants(self.clients.client("dynamodb"), self.settings.ledger_table))
-        protected = protected_principals(org)
         outcomes: list[Outcome] = []
         converged: set[tuple] = set()
-        to_undo = {(f.region, f.cluster, f.principal_arn) for f in result.findings if f.configured_action == "rollback" and f.rule in REMEDY_KIND}
         for snapshot in result.clusters:
             if snapshot.error or snapshot.authentication_mode == "CONFIG_MAP":
                 continue
-            region, cluster = snapshot.region, snapshot.name
-            eks = eks_for_region(region)
-            present = {e.principal_arn: e for e in snapshot.entries}
-            known = self.ledger.of_cluster(account, region, cluster)
-            pending = pending_store.of_cluster(account, region, cluster)
-            targets = {p for (r, c, p) in to_undo if (r, c) == (region, cluster) and p}
-            targets |= {
-                p for p, state in known.items()
-                if matches_any(protected, p) and (p not in present or not acceptable(present[p], org, account, region, state))
-            }
-            targets |= set(pending)
-            if not targets:
-                continue
-            cluster_tags = guard.trusted(None, snapshot.tags)  # cluster ARNs are not in the snapshot: only granted tags via events
-
-            def observe(entry, cluster_tags=cluster_tags):
-                return ObservedState(entry_tags=guard.trusted(entry.arn, entry.tags), cluster_tags=cluster_tags, entry_type=entry.entry_type)
-
-            reconciler = Reconciler(org, eks, account, region, known_good=self.ledger.get, observe=observe)
-            updates: dict[str, dict | None] = {}
-            # protected restores first: the admin path they give back lets the removals pass lockout protection
-            for principal in sorted(targets, key=lambda p: (not matches_any(protected, p), p)):
-                born_bad = _parse_time(pending.get(principal, {}).get("born_bad_at"))
-                try:
-                    done = reconciler.reconcile(cluster, principal, born_bad_at=born_bad)
-                except (ClientError, BotoCoreError) as error:
-                    done = Reconciliation(principal, [Remedy("reconcile", None, RollbackResult(FAILED, f"failed: {type(error).__name__}"), whole_entry=True)])
-                updates[principal] = _pending_record(done, born_bad)
-                for remedy in done.remedies:
-                    if principal in pending and remedy.result.status == pending[principal].get("status"):
-                        continue  # told before, nothing new
-                    remedy = _with_finding(remedy, done, org, account, region, cluster, principal)
-                    if remedy.finding is not None:
-                        outcomes.append(Outcome(remedy.finding, remedy.result.status, remedy.result.detail))
-                if done.remedies:
-                    converged.add((region, cluster, principal))
-            pending_store.update(account, region, cluster, {p: r for p, r in updates.items() if r is not None or p in pending})
-        return _one_per_result(outcomes), converged
+            cluster_findings = [f for f in result.findings if (f.region, f.cluster) == (snapshot.region, snapshot.name)]
+            done, principals = reconcile_cluster(
+                org=org, eks=eks_for_region(snapshot.region), ledger=self.ledger, pending=pending_store, tags=guard,
+                account=account, snapshot=snapshot, findings=cluster_findings,
+            )
+            outcomes += done
+            converged |= {(snapshot.region, snapshot.name, p) for p in principals}
+        return outcomes, converged
 
     def _refresh_ledger(self, account: str, result: SweepResult, *, skip: set[tuple] = frozenset()) -> int:  # type: ignore[assignment]
         """Record every entry the rules accept (alert-only findings do not stop it); a protected
@@ -214,18 +181,6 @@ class SweepApp:
                     self.ledger.put(account, cluster.region, entry, source="sweep")
                     count += 1
         return count
-
-
-def _one_per_result(outcomes: list[Outcome]) -> list[Outcome]:
-    """One alert per step taken (a step may answer several rules about the same entry)."""
-    seen: set[tuple[str, str, str]] = set()
-    unique = []
-    for outcome in outcomes:
-        key = (outcome.finding.principal_arn or "", outcome.status, outcome.detail)
-        if key not in seen:
-            seen.add(key)
-            unique.append(outcome)
-    return unique
 
 
 def _account_of(lambda_context: Any) -> str | None:

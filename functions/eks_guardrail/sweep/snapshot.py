@@ -32,6 +32,7 @@ class ClusterSnapshot:
     entries: tuple[EntryState, ...] = ()
     #: Why this cluster could not be read; the others still are.
     error: str | None = None
+    arn: str | None = None
 
 
 Progress = Callable[[int, int, ClusterRef], None]
@@ -55,13 +56,13 @@ def read_cluster(eks: EksAccessEntries, ref: ClusterRef) -> ClusterSnapshot:
             return ClusterSnapshot(ref.region, ref.name, error="the cluster no longer exists")
         if cluster.authentication_mode == "CONFIG_MAP":
             # Access entries do not exist in this mode; the mode itself is still judged.
-            return ClusterSnapshot(ref.region, ref.name, cluster.authentication_mode, dict(cluster.tags))
+            return ClusterSnapshot(ref.region, ref.name, cluster.authentication_mode, dict(cluster.tags), arn=cluster.arn)
         entries = []
         for principal in eks.list_principals(ref.name):
             entry = eks.describe_entry(ref.name, principal)
             if entry is not None:  # deleted while we read: nothing to judge
                 entries.append(entry)
-        return ClusterSnapshot(ref.region, ref.name, cluster.authentication_mode, dict(cluster.tags), tuple(entries))
+        return ClusterSnapshot(ref.region, ref.name, cluster.authentication_mode, dict(cluster.tags), tuple(entries), arn=cluster.arn)
     except (ClientError, BotoCoreError) as error:
         return ClusterSnapshot(ref.region, ref.name, error=f"{type(error).__name__}: {error}")
 
