@@ -119,8 +119,10 @@ class Enforcer:
 
         exempt = any(f.exempt for f in report.findings)
         remedies: list[Remedy] = []
-        if self.org.mode == "enforce" and not exempt:
-            self._seed_ledger_from_create(eks, change, report.findings)
+        if self.org.mode == "enforce":
+            # The reconciler applies exemptions itself, after restoring protected entries.
+            if not exempt:
+                self._seed_ledger_from_create(eks, change, report.findings)
             remedies = self._reconcile_and_retry(eks, change, report)
         report.outcomes = self._outcomes(report.findings, tag_remedies + remedies)
         if self.org.mode != "enforce" or exempt:

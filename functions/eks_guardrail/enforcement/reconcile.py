@@ -135,19 +135,19 @@ class Reconciler:
             return result
 
         state = self.observe(current)
-        findings = _state_findings(current, self.org, self.account, self.region, state)
-        if any(f.exempt for f in findings) or _exempt(current, self.org, self.account, self.region, state):
-            result.exempt = True
-            return result
-
         if protected and known is not None:
+            # Before exemptions: an exemption lets a principal hold what the rules forbid; it never
+            # lets anyone delete or weaken a protected entry (restores only give access back).
             restored = self._restore_protected(current, known)
             result.remedies += restored
             if any(r.whole_entry for r in restored):
                 return result
             if restored:
                 current = self.eks.describe_entry(cluster, principal) or current
-                findings = _state_findings(current, self.org, self.account, self.region, state)
+        findings = _state_findings(current, self.org, self.account, self.region, state)
+        if any(f.exempt for f in findings) or _exempt(current, self.org, self.account, self.region, state):
+            result.exempt = True
+            return result
 
         to_undo = [f for f in findings if f.action == "rollback" and f.rule in REMEDY_KIND]
         if not to_undo:
