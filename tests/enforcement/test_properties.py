@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from eks_guardrail.engine import ObservedState
@@ -195,3 +195,94 @@ def test_random_sequences_converge_whatever_the_delivery(sequence, plan):
     _check_invariants(account, guardrail)
     for status in sorted(set().union(*guardrail.told.values()) if guardrail.told else ()):
         event(f"outcome {status}")
+
+
+EMULATOR_OPS = st.builds(
+    Op,
+    who=st.sampled_from(["attacker", "attacker", "platform"]),
+    kind=st.sampled_from(["create", "update", "delete", "associate", "disassociate"]),
+    principal=st.sampled_from(["Platform", "Developer", "mallory", "stranger"]),
+    groups=st.sampled_from(GROUPS),
+    association=st.sampled_from(ASSOCIATIONS),
+    entry_type=st.just("STANDARD"),
+)
+
+
+def test_sequences_on_the_emulator():
+    """The same properties through the real Lambda handler (idempotency on), the emulator's
+    CloudTrail events routed by the deployed pattern, and the real sweep handler."""
+    import itertools
+    import random
+
+    from eks_guardrail.demo.world import CLUSTER_ADMIN, FakeLambdaContext, create_world
+    from eks_guardrail.local import mock_aws
+
+    from world_helpers import make_cluster
+
+    names = itertools.count()
+    with mock_aws():
+        world = create_world()
+        world.platform.client("iam").create_user(UserName="mallory")
+        arns = {
+            "Platform": world.role_arn("Platform"),
+            "Developer": world.role_arn("Developer"),
+            "mallory": f"arn:aws:iam::{ACCOUNT}:user/mallory",
+            "stranger": "arn:aws:iam::999988887777:role/BreakGlass",
+        }
+        org = enforce_rules()
+        app = world.app(org)
+        sweep = world.sweep_app(org)
+
+        @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, phases=[Phase.generate])
+        @given(sequence=st.lists(EMULATOR_OPS, min_size=1, max_size=6), seed=st.integers(0, 2**16))
+        def run(sequence, seed):
+            cluster = f"c{next(names)}"
+            make_cluster(world, cluster)
+            platform = world.eks("platform")
+            platform.create_access_entry(clusterName=cluster, principalArn=arns["Platform"])
+            platform.associate_access_policy(clusterName=cluster, principalArn=arns["Platform"], policyArn=CLUSTER_ADMIN, accessScope={"type": "cluster"})
+            world.deliver(app)
+            for op in sequence:
+                eks = world.eks(op.who)
+                principal = arns[op.principal]
+                try:
+                    if op.kind == "create":
+                        eks.create_access_entry(clusterName=cluster, principalArn=principal, kubernetesGroups=list(op.groups))
+                    elif op.kind == "update":
+                        eks.update_access_entry(clusterName=cluster, principalArn=principal, kubernetesGroups=list(op.groups))
+                    elif op.kind == "delete":
+                        eks.delete_access_entry(clusterName=cluster, principalArn=principal)
+                    elif op.kind == "associate":
+                        eks.associate_access_policy(clusterName=cluster, principalArn=principal, policyArn=op.association.policy_arn, accessScope=op.association.access_scope())
+                    else:
+                        eks.disassociate_access_policy(clusterName=cluster, principalArn=principal, policyArn=op.association.policy_arn)
+                except ClientError:
+                    pass
+            events = world.pending_events()
+            shuffler = random.Random(seed)
+            shuffler.shuffle(events)
+            for event in events:
+                for _ in range(shuffler.randint(1, 3)):
+                    result = app.handle(event, FakeLambdaContext())
+                    assert result["status"] in ("evaluated", "skipped")
+            world.deliver(app)  # the guardrail's own calls: skipped
+            sweep.handle()
+            world.deliver(app)
+
+            eks = world.eks()
+            admins = eks.list_access_entries(clusterName=cluster, associatedPolicyArn=CLUSTER_ADMIN)["accessEntries"]
+            assert any(
+                a["accessScope"]["type"] == "cluster"
+                for p in admins
+                for a in eks.list_associated_access_policies(clusterName=cluster, principalArn=p)["associatedAccessPolicies"]
+                if a["policyArn"] == CLUSTER_ADMIN
+            ), "(a) no real admin path left"
+            view = world.entries(cluster)
+            assert "AmazonEKSClusterAdminPolicy@cluster" in view.get(arns["Platform"], []), "(b) protected entry not restored"
+            for name in ("mallory", "stranger"):
+                assert arns[name] not in view, f"(b) {name}'s entry survived"
+            developer = view.get(arns["Developer"], [])
+            assert "AmazonEKSClusterAdminPolicy@cluster" not in developer and "group:platform:admins" not in developer
+            world.alerts()
+
+        run()
