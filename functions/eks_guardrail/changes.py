@@ -13,7 +13,9 @@ CloudTrail record as found in trail files. What AWS really records, and we follo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Mapping, Union
 from urllib.parse import unquote
 
@@ -26,12 +28,24 @@ from .aws_catalog import (
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 
 
+#: Hostile input must never make an error message unbounded (logs, alerts, terminals).
+SHOWN_LIMIT = 80
+
+
+def shown(value: Any) -> str:
+    """`repr(value)`, cut to a bounded length with the full length said."""
+    text = repr(value)
+    if len(text) <= SHOWN_LIMIT:
+        return text
+    return f"{text[:SHOWN_LIMIT]}… ({len(text)} characters)"
+
+
 class EventParseError(ValueError):
     """An event is malformed: names the missing or bad field (and the file, when known)."""
 
     def __init__(self, field_path: str, problem: str, *, source: str | None = None):
-        self.field_path = field_path
-        self.problem = problem
+        self.field_path = field_path[:200]
+        self.problem = problem[:500]
         self.source = source
         super().__init__(self._text())
 
@@ -258,13 +272,13 @@ class _Record:
     def string(self, *names: str, required: bool = True) -> str | None:
         value = self.require(*names) if required else self.optional(*names)
         if value is not None and not isinstance(value, str):
-            raise EventParseError(self.path(".".join(names)), f"expected a string, got {value!r}")
+            raise EventParseError(self.path(".".join(names)), f"expected a string, got {shown(value)}")
         return value
 
     def mapping(self, *names: str) -> Mapping[str, Any]:
         value = self.optional(*names, default={})
         if not isinstance(value, Mapping):
-            raise EventParseError(self.path(".".join(names)), f"expected an object, got {value!r}")
+            raise EventParseError(self.path(".".join(names)), f"expected an object, got {shown(value)}")
         return value
 
     def string_list(self, *names: str) -> tuple[str, ...] | None:
@@ -272,7 +286,7 @@ class _Record:
         if value is None:
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise EventParseError(self.path(".".join(names)), f"expected a list of strings, got {value!r}")
+            raise EventParseError(self.path(".".join(names)), f"expected a list of strings, got {shown(value)}")
         return tuple(value)
 
     def string_map(self, *names: str) -> dict[str, str]:
@@ -289,7 +303,7 @@ def _split_envelope(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mappin
     if "detail" in event and "eventName" not in event:
         detail_type = event.get("detail-type")
         if detail_type != CLOUDTRAIL_DETAIL_TYPE:
-            raise EventParseError("detail-type", f"expected {CLOUDTRAIL_DETAIL_TYPE!r}, got {detail_type!r}")
+            raise EventParseError("detail-type", f"expected {CLOUDTRAIL_DETAIL_TYPE!r}, got {shown(detail_type)}")
         detail = event["detail"]
         if not isinstance(detail, Mapping):
             raise EventParseError("detail", "expected an object")
@@ -298,38 +312,78 @@ def _split_envelope(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mappin
 
 
 def _actor(record: _Record, account: str) -> Actor:
-    identity = record.mapping("userIdentity")
-    issuer = identity.get("sessionContext", {}) or {}
-    issuer_arn = (issuer.get("sessionIssuer") or {}).get("arn") if isinstance(issuer, Mapping) else None
-    identity_type = str(identity.get("type") or "Unknown")
-    arn = identity.get("arn")
+    """Who made the call; every field type-checked (loop prevention and exemptions compare it)."""
+    record.mapping("userIdentity")
+    record.mapping("userIdentity", "sessionContext")
+    record.mapping("userIdentity", "sessionContext", "sessionIssuer")
+    identity_type = record.string("userIdentity", "type", required=False) or "Unknown"
+    arn = record.string("userIdentity", "arn", required=False)
     if not arn and identity_type == "AWSService":
-        arn = str(identity.get("invokedBy") or "")
+        arn = record.string("userIdentity", "invokedBy", required=False)
+    issuer_arn = record.string("userIdentity", "sessionContext", "sessionIssuer", "arn", required=False)
+    identity_account = record.string("userIdentity", "accountId", required=False)
     return Actor(
         identity_type=identity_type,
-        arn=str(arn or ""),
-        account_id=str(identity.get("accountId") or account),
+        arn=arn or "",
+        account_id=identity_account or account,
         session_issuer_arn=issuer_arn if identity_type == "AssumedRole" and issuer_arn else None,
     )
 
 
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+def _first(record: _Record, envelope: Mapping[str, Any], name: str, envelope_name: str) -> tuple[str, Any]:
+    """A field of the record, else of the EventBridge envelope: (its path, its value)."""
+    value = record.optional(name)
+    if value is not None and value != "":
+        return record.path(name), value
+    return envelope_name, envelope.get(envelope_name)
+
+
+def _checked(path: str, value: Any, pattern: re.Pattern[str] | None, what: str, *, required: bool) -> str:
+    if value is None or value == "":
+        if required:
+            raise EventParseError(path, "missing")
+        return ""
+    if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+        raise EventParseError(path, f"expected {what}, got {shown(value)}")
+    return value
+
+
+def _event_time(path: str, value: Any) -> str:
+    """CloudTrail writes UTC ISO-8601 (`2024-08-01T13:37:41Z`); anything else is rejected."""
+    text = _checked(path, value, None, "an ISO-8601 time", required=False)
+    if not text:
+        return ""  # redacted samples; the Lambda path insists (`check_actionable`)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise EventParseError(path, f"expected an ISO-8601 time such as 2024-08-01T13:37:41Z, got {shown(value)}") from None
+    if moment.tzinfo is None:
+        raise EventParseError(path, f"expected a time with its zone (Z), got {shown(value)}")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _meta(record: _Record, envelope: Mapping[str, Any], event_name: str) -> EventMeta:
-    account = (
-        record.optional("recipientAccountId")
-        or envelope.get("account")
-        or record.optional("userIdentity", "accountId")
-        or ""
-    )
+    account_path, account = _first(record, envelope, "recipientAccountId", "account")
+    if account is None or account == "":
+        account_path, account = record.path("userIdentity.accountId"), record.optional("userIdentity", "accountId")
+    account = _checked(account_path, account, _ACCOUNT, "a 12-digit account id", required=False)
+    # Published samples redact these; the Lambda path insists on them (`check_actionable`).
+    event_id = _checked(*_first(record, envelope, "eventID", "id"), None, "an event id", required=False)
+    region = _checked(*_first(record, envelope, "awsRegion", "region"), None, "an AWS region such as eu-west-1", required=False)
     return EventMeta(
-        event_id=str(record.optional("eventID") or envelope.get("id") or ""),
+        event_id=event_id[:200],
         event_name=event_name,
-        event_source=str(record.optional("eventSource") or ""),
-        event_time=str(record.optional("eventTime") or envelope.get("time") or ""),
-        account=str(account),
-        region=str(record.optional("awsRegion") or envelope.get("region") or ""),
-        actor=_actor(record, str(account)),
-        source_ip=str(record.optional("sourceIPAddress") or ""),
-        user_agent=str(record.optional("userAgent") or ""),
+        event_source=str(record.string("eventSource", required=False) or ""),
+        event_time=_event_time(*_first(record, envelope, "eventTime", "time")),
+        account=account,
+        region=region,
+        actor=_actor(record, account),
+        source_ip=str(record.optional("sourceIPAddress") or "")[:200],
+        user_agent=str(record.optional("userAgent") or "")[:500],
     )
 
 
@@ -338,7 +392,7 @@ def _cluster_name(record: _Record) -> str:
     if not name:
         raise EventParseError(record.path("requestParameters.name"), "missing (nor clusterName)")
     if not isinstance(name, str):
-        raise EventParseError(record.path("requestParameters.name"), f"expected a string, got {name!r}")
+        raise EventParseError(record.path("requestParameters.name"), f"expected a string, got {shown(name)}")
     return name
 
 
@@ -352,23 +406,25 @@ def _decoded(record: _Record, *names: str) -> str:
 def _arn(record: _Record, *names: str) -> str:
     value = _decoded(record, *names)
     if not value.startswith("arn:"):
-        raise EventParseError(record.path(".".join(names)), f"expected an ARN, got {value!r}")
+        raise EventParseError(record.path(".".join(names)), f"expected an ARN, got {shown(value)}")
     return value
 
 
 def _parse_create_access_entry(r: _Record, meta: EventMeta) -> AccessEntryCreated:
-    response_entry = r.mapping("responseElements", "accessEntry")
+    r.mapping("responseElements")
+    r.mapping("responseElements", "accessEntry")
     return AccessEntryCreated(
         meta=meta,
         cluster=_cluster_name(r),
         principal_arn=_arn(r, "requestParameters", "principalArn"),
         entry_type=r.string("requestParameters", "type", required=False)
-        or str(response_entry.get("type") or STANDARD),
+        or r.string("responseElements", "accessEntry", "type", required=False)
+        or STANDARD,
         username=r.string("requestParameters", "username", required=False) or None,
         kubernetes_groups=r.string_list("requestParameters", "kubernetesGroups") or (),
         tags=r.string_map("requestParameters", "tags"),
-        assigned_username=response_entry.get("username"),
-        access_entry_arn=response_entry.get("accessEntryArn"),
+        assigned_username=r.string("responseElements", "accessEntry", "username", required=False),
+        access_entry_arn=r.string("responseElements", "accessEntry", "accessEntryArn", required=False),
     )
 
 
@@ -379,7 +435,7 @@ def _parse_update_access_entry(r: _Record, meta: EventMeta) -> AccessEntryUpdate
         principal_arn=_arn(r, "requestParameters", "principalArn"),
         username=r.string("requestParameters", "username", required=False),
         kubernetes_groups=r.string_list("requestParameters", "kubernetesGroups"),
-        entry_type=r.optional("responseElements", "accessEntry", "type"),
+        entry_type=r.string("responseElements", "accessEntry", "type", required=False) if isinstance(r.optional("responseElements", "accessEntry"), Mapping) else None,
     )
 
 
@@ -390,7 +446,7 @@ def _parse_delete_access_entry(r: _Record, meta: EventMeta) -> AccessEntryDelete
 def _parse_associate(r: _Record, meta: EventMeta) -> AccessPolicyAssociated:
     scope_type = r.string("requestParameters", "accessScope", "type")
     if scope_type not in ("cluster", "namespace"):
-        raise EventParseError(r.path("requestParameters.accessScope.type"), f"expected 'cluster' or 'namespace', got {scope_type!r}")
+        raise EventParseError(r.path("requestParameters.accessScope.type"), f"expected 'cluster' or 'namespace', got {shown(scope_type)}")
     namespaces = r.string_list("requestParameters", "accessScope", "namespaces") or ()
     return AccessPolicyAssociated(
         meta=meta,
@@ -412,12 +468,12 @@ def _parse_disassociate(r: _Record, meta: EventMeta) -> AccessPolicyDisassociate
 
 def _parse_create_cluster(r: _Record, meta: EventMeta) -> ClusterCreated:
     access_config = r.mapping("requestParameters", "accessConfig")
-    mode = access_config.get("authenticationMode") or DEFAULT_AUTHENTICATION_MODE
+    mode = r.string("requestParameters", "accessConfig", "authenticationMode", required=False) or DEFAULT_AUTHENTICATION_MODE
     bootstrap = access_config.get("bootstrapClusterCreatorAdminPermissions")
     if bootstrap is not None and not isinstance(bootstrap, bool):
         raise EventParseError(
             r.path("requestParameters.accessConfig.bootstrapClusterCreatorAdminPermissions"),
-            f"expected true or false, got {bootstrap!r}",
+            f"expected true or false, got {shown(bootstrap)}",
         )
     return ClusterCreated(
         meta=meta,
@@ -433,7 +489,9 @@ def _parse_update_cluster_config(r: _Record, meta: EventMeta) -> ClusterConfigUp
     return ClusterConfigUpdated(
         meta=meta,
         cluster=_cluster_name(r),
-        authentication_mode=r.optional("requestParameters", "accessConfig", "authenticationMode"),
+        authentication_mode=r.string("requestParameters", "accessConfig", "authenticationMode", required=False)
+        if isinstance(r.optional("requestParameters", "accessConfig"), Mapping)
+        else None,
     )
 
 
@@ -450,15 +508,16 @@ def _parse_untag_resource(r: _Record, meta: EventMeta) -> ResourceUntagged:
 def _iam_created(kind: str):
     def parse(r: _Record, meta: EventMeta) -> IamPrincipalCreated:
         name_key = "roleName" if kind == "role" else "userName"
-        response = r.mapping("responseElements", kind)
+        r.mapping("responseElements")
+        r.mapping("responseElements", kind)
         return IamPrincipalCreated(
             meta=meta,
             kind=kind,
             name=str(r.string("requestParameters", name_key)),
-            path=str(r.optional("requestParameters", "path") or response.get("path") or "/"),
-            arn=response.get("arn"),
-            unique_id=response.get("roleId" if kind == "role" else "userId"),
-            create_date=response.get("createDate"),
+            path=r.string("requestParameters", "path", required=False) or r.string("responseElements", kind, "path", required=False) or "/",
+            arn=r.string("responseElements", kind, "arn", required=False),
+            unique_id=r.string("responseElements", kind, "roleId" if kind == "role" else "userId", required=False),
+            create_date=r.string("responseElements", kind, "createDate", required=False),
         )
 
     return parse
@@ -493,6 +552,17 @@ EKS_EVENT_NAMES: tuple[str, ...] = tuple(name for source, name in PARSERS if sou
 IAM_EVENT_NAMES: tuple[str, ...] = tuple(name for source, name in PARSERS if source == "iam.amazonaws.com")
 
 
+def check_actionable(change: Change) -> None:
+    """What the Lambda handlers need before they act: an event id (idempotency key) and a
+    real region (clients are made for it). `evaluate` judges redacted samples without them."""
+    if not change.meta.event_id:
+        raise EventParseError("eventID", "missing (nor the EventBridge id): the event cannot be handled exactly once")
+    if not change.meta.event_time:
+        raise EventParseError("eventTime", "missing")
+    if not _REGION.match(change.meta.region):
+        raise EventParseError("awsRegion", f"expected an AWS region such as eu-west-1, got {shown(change.meta.region)}")
+
+
 def parse_event(event: Mapping[str, Any]) -> Change | Skipped:
     """Parse one EventBridge event or bare CloudTrail record.
 
@@ -504,14 +574,14 @@ def parse_event(event: Mapping[str, Any]) -> Change | Skipped:
     event_name = record.string("eventName")
     event_source = record.string("eventSource")
     assert event_name is not None and event_source is not None
-    event_id = str(record.optional("eventID") or envelope.get("id") or "")
+    event_id = str(record.optional("eventID") or envelope.get("id") or "")[:200]
     error_code = record.optional("errorCode")
     if error_code:
         message = record.optional("errorMessage") or ""
-        reason = f"the call failed ({error_code}{': ' + message if message else ''}); it changed nothing"
-        return Skipped(event_id=event_id, event_name=event_name, reason=reason)
+        reason = f"the call failed ({shown(error_code)[:100]}{': ' + str(message)[:300] if message else ''}); it changed nothing"
+        return Skipped(event_id=event_id, event_name=event_name[:128], reason=reason)
     parser = PARSERS.get((event_source, event_name))
     if parser is None:
-        return Skipped(event_id=event_id, event_name=event_name, reason=f"unsupported event {event_source} {event_name}")
+        return Skipped(event_id=event_id, event_name=event_name[:128], reason=f"unsupported event {event_source[:128]} {event_name[:128]}")
     meta = _meta(record, envelope, event_name)
     return parser(record, meta)

@@ -28,7 +28,9 @@ class ConfigError(ValueError):
 
     def __init__(self, source: str, problems: list[str]):
         self.source = source
-        self.problems = problems
+        # hostile input must not make the message unbounded: each line cut, at most 50 lines
+        problems = [p if len(p) <= 300 else f"{p[:300]}… ({len(p)} characters)" for p in problems]
+        self.problems = problems[:50] + ([f"... and {len(problems) - 50} more"] if len(problems) > 50 else [])
         super().__init__(f"{source}: invalid org-rules configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
@@ -39,8 +41,8 @@ def _account_ids(value: Any) -> Any:
                 f"account id {account} must be a quoted string of 12 digits "
                 f"(YAML reads unquoted numbers as integers and drops leading zeros)"
             )
-        if not (len(account) == 12 and account.isdigit()):
-            raise ValueError(f"account id {account!r} must be a string of 12 digits")
+        if not isinstance(account, str) or not (len(account) == 12 and account.isdigit()):
+            raise ValueError(f"account id {repr(account)[:40]} must be a string of 12 digits")
     return value
 
 
@@ -181,6 +183,8 @@ def load_org_rules(path: str | Path) -> OrgRules:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(str(path), [f"cannot read the file: {error.strerror or error}"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(str(path), [f"not UTF-8 text (byte {error.start})"]) from None
     return org_rules_from_data(parse_yaml(text, source=str(path)), source=str(path))
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
+import zlib
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -24,12 +26,21 @@ def read_event_file(path: str) -> Iterator[LoadedEvent]:
     label = "<stdin>" if path == "-" else path
     try:
         if path == "-":
-            text = sys.stdin.read()
+            raw = sys.stdin.buffer.read()
         else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(path, "rb") as handle:
+                raw = handle.read()
     except OSError as error:
         raise EventFileError(f"{label}: cannot read: {error.strerror or error}") from None
+    if raw[:2] == b"\x1f\x8b":  # gzip, whatever the name (CloudTrail writes .json.gz)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:
+            raise EventFileError(f"{label}: not a readable gzip file: {str(error)[:200]}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise EventFileError(f"{label}: not UTF-8 text (byte {error.start})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:

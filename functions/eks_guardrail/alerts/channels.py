@@ -48,8 +48,13 @@ def webhook_url_from_secret(secret: str) -> str:
     """The secret holds the URL itself or JSON with a `webhook_url` (or `url`) key."""
     text = secret.strip()
     if text.startswith("{"):
-        data = json.loads(text)
-        text = data.get("webhook_url") or data.get("url") or ""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        text = (data.get("webhook_url") or data.get("url") or "") if isinstance(data, dict) else ""
+        if not isinstance(text, str):
+            text = ""
     if not text.startswith(("https://", "http://")):
         raise ValueError("the Slack secret holds no webhook URL (expected the URL or JSON with 'webhook_url')")
     return text

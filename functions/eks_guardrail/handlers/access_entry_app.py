@@ -12,11 +12,11 @@ from typing import Any, Callable
 from ..adapters.eks import eks_access_for
 from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger, ExemptionTagGrants, PendingDecisions
 from ..alerts.channels import post_json
-from ..changes import Skipped, parse_event
+from ..changes import EventParseError, check_actionable, Skipped, parse_event
 from ..clients import ClientFactory
 from ..enforcement.enforcer import Enforcer
 from ..enforcement.exemption_tags import TagGuard
-from .reporting import NAMESPACE, Reporter
+from .reporting import NAMESPACE, Reporter, reject
 from .settings import HandlerSettings
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,12 @@ class AccessEntryApp:
 
     def handle(self, event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
         """Handle one EventBridge event; raises when a rollback failed (Lambda retries it)."""
-        outcome = parse_event(event)
+        try:
+            outcome = parse_event(event)
+            if not isinstance(outcome, Skipped):
+                check_actionable(outcome)
+        except EventParseError as error:
+            return reject(error, self.reporter)
         if isinstance(outcome, Skipped):
             log.info("skipped %s %s: %s", outcome.event_name, outcome.event_id, outcome.reason)
             return {"event_id": outcome.event_id, "status": "skipped", "reason": outcome.reason}
@@ -88,7 +93,7 @@ class AccessEntryApp:
         )
 
         self._idempotency_config = IdempotencyConfig(
-            event_key_jmespath='detail.eventID || id',
+            event_key_jmespath='detail.eventID || id || eventID',
             raise_on_no_idempotency_key=True,
             expires_after_seconds=7 * 24 * 3600,
         )

@@ -13,7 +13,7 @@ from ..adapters.eks import eks_access_for
 from ..adapters.iam import IamPrincipals
 from ..alerts.channels import post_json
 from ..arns import parse_principal_arn
-from ..changes import IamPrincipalCreated, IamPrincipalDeleted, Skipped, parse_event
+from ..changes import EventParseError, check_actionable, IamPrincipalCreated, IamPrincipalDeleted, Skipped, parse_event
 from ..clients import ClientFactory
 from ..engine import ObservedState
 from ..enforcement.enforcer import Outcome
@@ -22,7 +22,7 @@ from ..state import EntryState
 from ..sweep.judge import StaleFinding, entry_as_changes, stale_finding
 from ..sweep.snapshot import list_clusters
 from ..sweep.stale import classify
-from .reporting import Reporter
+from .reporting import Reporter, reject
 from .settings import HandlerSettings
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,16 @@ class IamPrincipalApp:
         self.reporter = Reporter(settings, clients, metrics=metrics, slack_post=slack_post)
 
     def handle(self, event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
-        change = parse_event(event)
+        try:
+            change = parse_event(event)
+            if not isinstance(change, Skipped):
+                check_actionable(change)
+        except EventParseError as error:
+            return reject(error, self.reporter)
         if isinstance(change, Skipped) or not isinstance(change, (IamPrincipalCreated, IamPrincipalDeleted)):
             reason = change.reason if isinstance(change, Skipped) else f"not an IAM principal event ({change.meta.event_name})"
-            return {"event_id": getattr(change, "event_id", "") or change.meta.event_id, "status": "skipped", "reason": reason}
+            event_id = change.event_id if isinstance(change, Skipped) else change.meta.event_id
+            return {"event_id": event_id, "status": "skipped", "reason": reason}
         principals = IamPrincipals(self.clients.client("iam"), change.meta.account)
         judged: list[StaleFinding] = []
         for region, cluster_tags, entry in self._bound_entries(change):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Iterable
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -13,6 +14,7 @@ from ..enforcement.enforcer import Outcome
 from .settings import HandlerSettings
 
 NAMESPACE = "EksGuardrail"
+log = logging.getLogger(__name__)
 
 #: Outcome status -> metric counted for it.
 OUTCOME_METRICS = {
@@ -60,6 +62,16 @@ class Reporter:
         with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
             for key, value in dimensions.items():
                 metric.add_dimension(name=key, value=value)
+
+
+def reject(error: Exception, reporter: "Reporter") -> dict[str, Any]:
+    """A malformed event: a clean, bounded result, logged and counted (`RejectedEvents`, alarmed),
+    never an exception (a retry would fail the same way; the DLQ would only hide it)."""
+    event_id = ""
+    reason = str(error)[:1000]
+    log.error("rejected a malformed event: %s", reason)
+    reporter.count("RejectedEvents")
+    return {"event_id": event_id, "status": "rejected", "reason": reason}
 
 
 def _secret_reader(clients: ClientFactory, name: str) -> Callable[[], str]:
