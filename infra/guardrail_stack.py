@@ -241,7 +241,11 @@ class GuardrailStack(Stack):
             name = fn.function_id
             prefix = "".join(part.title() for part in name.split("-"))
             alarm(f"{prefix}Errors", fn.function.metric_errors(period=period, statistic="Sum"), f"eks-guardrail: the {name} handler failed")
-            for metric_name, what in (("RollbackFailures", "a rollback failed"), ("RefusedRollbacks", "a rollback was refused (lockout protection)")):
+            for metric_name, what in (
+                ("RollbackFailures", "a rollback failed"),
+                ("RefusedRollbacks", "a rollback was refused (lockout protection)"),
+                ("RejectedEvents", "a malformed event was rejected"),
+            ):
                 alarm(f"{prefix}{metric_name}", self._metric(metric_name, name, period), f"eks-guardrail {name}: {what}")
             if name == "sweep":
                 alarm("SweepReadErrors", self._metric("SweepErrors", name, period), "eks-guardrail: the sweep could not read a region or cluster")

@@ -29,7 +29,7 @@ class ConfigError(ValueError):
     def __init__(self, source: str, problems: list[str]):
         self.source = source
         # hostile input must not make the message unbounded: each line cut, at most 50 lines
-        problems = [p if len(p) <= 300 else f"{p[:300]}… ({len(p)} characters)" for p in problems]
+        problems = [p if len(p) <= 1000 else f"{p[:1000]}… ({len(p)} characters)" for p in problems]
         self.problems = problems[:50] + ([f"... and {len(problems) - 50} more"] if len(problems) > 50 else [])
         super().__init__(f"{source}: invalid org-rules configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 

@@ -278,6 +278,7 @@ def test_alarm_coverage_in_the_home_stack(synth):
     }
     for service in ("access-entry", "iam-principal", "sweep"):
         assert ("RollbackFailures", service) in custom and ("RefusedRollbacks", service) in custom
+        assert ("RejectedEvents", service) in custom
     assert ("SweepErrors", "sweep") in custom
     for alarm in alarms:
         if alarm["Properties"].get("Namespace") == "EksGuardrail":
@@ -287,7 +288,7 @@ def test_alarm_coverage_in_the_home_stack(synth):
 def test_alarm_coverage_in_other_regions(synth):
     alarms = _alarms(synth, OTHER_STACK)
     names = sorted(a["Properties"]["MetricName"] for a in alarms)
-    assert names == ["ApproximateNumberOfMessagesVisible"] * 2 + ["Errors", "RefusedRollbacks", "RollbackFailures"]
+    assert names == ["ApproximateNumberOfMessagesVisible"] * 2 + ["Errors", "RefusedRollbacks", "RejectedEvents", "RollbackFailures"]
 
 
 def test_code_asset_is_functions_without_the_offline_packages(synth):
