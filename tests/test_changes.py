@@ -95,7 +95,7 @@ def test_iam_delete_role_eventbridge_sample_carries_only_the_name():
 def test_every_sample_parses_bare_and_wrapped_alike(name):
     data = sample(name)
     record = data["detail"] if "detail" in data else data
-    bare, wrapped = parse_event(record), parse_event(ct.eventbridge({"recipientAccountId": "1", "eventTime": "t", "awsRegion": "r", **record}))
+    bare, wrapped = parse_event(record), parse_event(ct.eventbridge({"recipientAccountId": "111122223333", "eventTime": "2024-01-01T00:00:00Z", "awsRegion": "eu-west-1", **record}))
     assert type(bare) is type(wrapped)
     assert not isinstance(bare, Skipped)
 

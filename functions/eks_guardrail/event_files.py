@@ -26,7 +26,8 @@ def read_event_file(path: str) -> Iterator[LoadedEvent]:
     label = "<stdin>" if path == "-" else path
     try:
         if path == "-":
-            raw = sys.stdin.buffer.read()
+            stream = getattr(sys.stdin, "buffer", None)
+            raw = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
         else:
             with open(path, "rb") as handle:
                 raw = handle.read()
