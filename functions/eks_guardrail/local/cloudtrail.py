@@ -125,6 +125,10 @@ def eks_request_parameters(operation_model: Any, uri_params: dict[str, Any], que
             params[wire] = encode_path_value(value) if wire != "name" else value
         elif location == "querystring" and wire in querystring:
             raw = querystring[wire]
+            if member.type_name == "list":
+                # repeated query members (UntagResource's tagKeys) are kept as a list
+                params[wire] = list(raw) if isinstance(raw, list) else [raw]
+                continue
             value = raw[0] if isinstance(raw, list) else raw
             if member.type_name == "integer":
                 try:

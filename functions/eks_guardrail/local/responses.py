@@ -252,9 +252,12 @@ def tag_resource(self: EKSResponse) -> ActionResult:
 
 def untag_resource(self: EKSResponse) -> ActionResult:
     arn = self._extract_arn_from_path()
+    keys = _query_values(self, "tagKeys")
     if not _is_entry_arn(arn):
-        return _ORIGINALS["EKSResponse.untag_resource"](self)
-    _backend(self).untag_entry(arn, _query_values(self, "tagKeys"))
+        # moto's own handler passes only the first of several tagKeys on to its backend
+        self.eks_backend.untag_resource(arn, keys)
+        return EmptyResult()
+    _backend(self).untag_entry(arn, keys)
     return EmptyResult()
 
 
