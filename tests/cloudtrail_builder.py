@@ -266,3 +266,17 @@ def create_role(name: str, *, path: str = "/", **kwargs: Any) -> dict[str, Any]:
     }
     params = {"RoleName": name, "Path": path, "AssumeRolePolicyDocument": "{}"}
     return cloudtrail_record("iam", "CreateRole", params, response, **kwargs)
+
+
+def cluster_arn(cluster: str = "prod", account: str = ACCOUNT, region: str = REGION) -> str:
+    return f"arn:aws:eks:{region}:{account}:cluster/{cluster}"
+
+
+def tag_resource(resource_arn: str, tags: dict[str, str], **kwargs: Any) -> dict[str, Any]:
+    """`TagResource` on a cluster or access-entry ARN (recorded URL-encoded: a URI member)."""
+    return cloudtrail_record("eks", "TagResource", {"resourceArn": resource_arn, "tags": tags}, None, **kwargs)
+
+
+def untag_resource(resource_arn: str, tag_keys: list[str], **kwargs: Any) -> dict[str, Any]:
+    """`UntagResource`; `tagKeys` is a query-string list, recorded as a list."""
+    return cloudtrail_record("eks", "UntagResource", {"resourceArn": resource_arn, "tagKeys": tag_keys}, None, **kwargs)

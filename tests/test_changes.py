@@ -19,9 +19,14 @@ from eks_guardrail.changes import (
     ClusterConfigUpdated,
     ClusterCreated,
     EventParseError,
+    ACCESS_ENTRY_CHANGES,
+    EKS_EVENT_NAMES,
     IamPrincipalCreated,
     IamPrincipalDeleted,
+    ResourceTagged,
+    ResourceUntagged,
     Skipped,
+    check_actionable,
     parse_event,
 )
 
@@ -165,6 +170,68 @@ def test_iam_delete_user_and_create_role_with_path():
     assert created.arn == "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123"
 
 
+ENTRY_ARN = f"arn:aws:eks:{ct.REGION}:{ct.ACCOUNT}:access-entry/prod/role/{ct.ACCOUNT}/Deployer/0ac7b2e1-5f3a-4c1d-9e8f-123456789abc"
+
+
+@pytest.mark.parametrize("resource", [ct.cluster_arn("prod"), ENTRY_ARN], ids=["cluster", "access-entry"])
+def test_tag_resource_decodes_the_url_encoded_arn(resource):
+    record = ct.tag_resource(resource, {"guardrail/exempt": "true", "team": ""}, identity=ct.assumed_role_identity("Platform", "ci"))
+    assert record["requestParameters"]["resourceArn"].startswith("arn%3Aaws%3Aeks%3A")
+    change = parse_event(ct.eventbridge(record))
+    assert isinstance(change, ResourceTagged)
+    assert change.resource_arn == resource
+    assert change.tags == {"guardrail/exempt": "true", "team": ""}
+    assert change.meta.event_name == "TagResource" and change.meta.actor.principal_arn == ct.role_arn("Platform")
+
+
+def test_untag_resource_keeps_the_keys_in_order():
+    change = parse_event(ct.untag_resource(ENTRY_ARN, ["guardrail/exempt", "team"]))
+    assert isinstance(change, ResourceUntagged)
+    assert change.resource_arn == ENTRY_ARN and change.tag_keys == ("guardrail/exempt", "team")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        change.tag_keys = ()  # type: ignore[misc]
+
+
+def test_tag_events_reach_the_pattern_but_are_not_access_entry_changes():
+    assert {"TagResource", "UntagResource"} <= set(EKS_EVENT_NAMES)
+    assert not {ResourceTagged, ResourceUntagged} & set(ACCESS_ENTRY_CHANGES)
+
+
+@pytest.mark.parametrize(
+    "record, field",
+    [
+        (ct.tag_resource(ct.cluster_arn(), {"k": "v"}), "requestParameters.tags"),
+        (ct.untag_resource(ct.cluster_arn(), ["k"]), "requestParameters.tagKeys"),
+    ],
+    ids=["tags", "tagKeys"],
+)
+def test_tag_events_check_their_members(record, field):
+    member = field.split(".")[1]
+    for bad in (None, "k", [1], {"k": 1} if member == "tags" else [""] * 0, {"": "v"} if member == "tags" else ["k"] * 51):
+        broken = copy.deepcopy(record)
+        broken["requestParameters"][member] = bad
+        with pytest.raises(EventParseError) as raised:
+            parse_event(broken)
+        assert raised.value.field_path.startswith(field), (bad, raised.value)
+    not_an_arn = copy.deepcopy(record)
+    not_an_arn["requestParameters"]["resourceArn"] = "prod"
+    with pytest.raises(EventParseError, match="requestParameters.resourceArn: expected an ARN"):
+        parse_event(not_an_arn)
+
+
+def test_times_are_normalised_to_utc_and_actionable_events_need_id_account_time_and_region():
+    record = ct.delete_access_entry(PRINCIPAL)
+    record["eventTime"] = "2024-08-01T15:37:41+02:00"
+    change = parse_event(record)
+    assert change.meta.event_time == "2024-08-01T13:37:41Z"
+    check_actionable(change)
+    for field, value in (("eventID", None), ("eventTime", None), ("awsRegion", "region-code")):
+        partial = {**record, field: value}
+        assert not isinstance(parse_event(partial), Skipped)  # `evaluate` judges redacted samples
+        with pytest.raises(EventParseError, match=field):
+            check_actionable(parse_event(partial))
+
+
 def test_assumed_role_actor_is_its_session_issuer():
     record = ct.create_access_entry(PRINCIPAL, identity=ct.assumed_role_identity("Platform", "ci"))
     actor = parse_event(record).meta.actor
@@ -204,6 +271,22 @@ def test_unsupported_event_is_skipped():
         (lambda r: r["requestParameters"].update(principalArn="Developer"), "detail.requestParameters.principalArn"),
         (lambda r: r["requestParameters"].update(kubernetesGroups="dev"), "detail.requestParameters.kubernetesGroups"),
         (lambda r: r.pop("eventName"), "detail.eventName"),
+        (lambda r: r["userIdentity"].update(sessionContext={"sessionIssuer": "Role"}), "detail.userIdentity.sessionContext.sessionIssuer"),
+        (lambda r: r["userIdentity"].update(arn=7), "detail.userIdentity.arn"),
+        (lambda r: r["userIdentity"].update(accountId="1234"), "detail.userIdentity.accountId"),
+        (lambda r: r["responseElements"]["accessEntry"].update(type=["STANDARD"]), "detail.responseElements.accessEntry.type"),
+        (lambda r: r["responseElements"]["accessEntry"].update(username={"u": 1}), "detail.responseElements.accessEntry.username"),
+        (lambda r: r["responseElements"].update(accessEntry="entry"), "detail.responseElements.accessEntry"),
+        (lambda r: r.update(requestParameters="name=prod"), "detail.requestParameters"),
+        (lambda r: r["requestParameters"].update(name="prod/../x"), "detail.requestParameters.name"),
+        (lambda r: r["requestParameters"].update(kubernetesGroups=["dev", 3]), "detail.requestParameters.kubernetesGroups[1]"),
+        (lambda r: r["requestParameters"].update(tags={"owner": 1}), "detail.requestParameters.tags.'owner'"),
+        (lambda r: r.update(eventTime="yesterday"), "detail.eventTime"),
+        (lambda r: r.update(eventTime="2024-08-01T13:37:41"), "detail.eventTime"),
+        (lambda r: r.update(awsRegion="eu west 1"), "detail.awsRegion"),
+        (lambda r: r.update(recipientAccountId=111122223333), "detail.recipientAccountId"),
+        (lambda r: r.update(eventID={"id": 1}), "detail.eventID"),
+        (lambda r: r.update(sourceIPAddress=["198.51.100.7"]), "detail.sourceIPAddress"),
     ],
 )
 def test_malformed_record_names_the_field(mutate, field):

@@ -132,3 +132,24 @@ def test_bundled_example_events_show_each_kind_of_violation(capsys):
     assert [r["status"] for r in results].count("skipped") == 1
     # monitor mode: nothing is rolled back, every rollback is reported as an alert
     assert {f["action"] for r in results for f in r["findings"]} == {"alert"}
+
+
+def test_gzipped_stdin_and_cloudtrail_log_files(monkeypatch, capsys):
+    import gzip
+
+    log_file = {"Records": [ct.create_access_entry(ct.user_arn("mallory")), ct.delete_role("old")]}
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gzip.compress(json.dumps(log_file).encode()))))
+    code, results, err = run(capsys, "-")
+    assert code == 1 and err == ""
+    assert [(r["source"], r["event_name"]) for r in results] == [("<stdin>[0]", "CreateAccessEntry"), ("<stdin>[1]", "DeleteRole")]
+
+
+def test_garbage_and_broken_gzip_are_reported_without_a_traceback(tmp_path, capsys):
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b"\xff\xfe\x00 not json")
+    broken = tmp_path / "trail.json.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00broken")
+    code, results, err = run(capsys, str(garbage), str(broken), write(tmp_path, "ok.json", ct.delete_role("old")))
+    assert code == 2 and len(results) == 1
+    assert f"{garbage}: not UTF-8 text" in err and f"{broken}: not a readable gzip file" in err
+    assert "Traceback" not in err

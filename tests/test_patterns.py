@@ -28,6 +28,8 @@ def matches(pattern: dict, event: dict) -> bool:
         ct.disassociate_access_policy(ct.role_arn(), "AmazonEKSViewPolicy"),
         ct.create_cluster("c"),
         ct.update_cluster_config("c", mode="API"),
+        ct.tag_resource(ct.cluster_arn("c"), {"guardrail": "exempt"}),
+        ct.untag_resource(ct.cluster_arn("c"), ["guardrail"]),
     ],
     ids=lambda r: r["eventName"],
 )
@@ -53,3 +55,12 @@ def test_iam_samples_reach_the_iam_rule():
         record.setdefault("recipientAccountId", "123456789012")
         assert matches(iam_principal_pattern(), ct.eventbridge(record)), name
     assert matches(iam_principal_pattern(), ct.eventbridge(ct.delete_user("alice")))
+
+
+def test_the_access_pattern_names_every_eks_event_parsed():
+    from eks_guardrail.changes import EKS_EVENT_NAMES, PARSERS
+
+    names = eks_access_pattern()["detail"]["eventName"]
+    assert names == list(EKS_EVENT_NAMES) and len(names) == 9
+    assert sorted(names) == sorted(name for source, name in PARSERS if source == "eks.amazonaws.com")
+    assert {"TagResource", "UntagResource"} <= set(names)

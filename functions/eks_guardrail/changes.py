@@ -14,6 +14,7 @@ CloudTrail record as found in trail files. What AWS really records, and we follo
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Union
@@ -31,13 +32,29 @@ CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 #: Hostile input must never make an error message unbounded (logs, alerts, terminals).
 SHOWN_LIMIT = 80
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, SHOWN_LIMIT, SHOWN_LIMIT, 40
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 4
+
 
 def shown(value: Any) -> str:
-    """`repr(value)`, cut to a bounded length with the full length said."""
-    text = repr(value)
+    """A value as an error message may echo it: its `repr` cut to about 80 characters, with
+    an ellipsis and the full length. Never walks deep nesting nor prints a huge number whole."""
+    if isinstance(value, str):
+        text = repr(value[: SHOWN_LIMIT + 1])
+        if len(value) <= SHOWN_LIMIT and len(text) <= SHOWN_LIMIT + 2:
+            return text
+        return f"{text[:SHOWN_LIMIT]}… ({len(value)} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"<an integer of {value.bit_length()} bits>"
+    try:
+        text = _REPR.repr(value)
+    except (RecursionError, ValueError):
+        text = f"<{type(value).__name__}>"
+    size = f" ({type(value).__name__} of {len(value)} item(s))" if isinstance(value, (list, tuple, dict)) else ""
     if len(text) <= SHOWN_LIMIT:
-        return text
-    return f"{text[:SHOWN_LIMIT]}… ({len(text)} characters)"
+        return text + size if text.endswith("...]") or text.endswith("...}") else text
+    return f"{text[:SHOWN_LIMIT]}…{size}"
 
 
 class EventParseError(ValueError):
@@ -244,59 +261,125 @@ class Skipped:
 
 # --- parsing ------------------------------------------------------------------------------
 
+#: No text field the guardrail reads is longer in a real record: longer is hostile.
+MAX_TEXT = 2_048
+#: Nor does a list it reads (groups, namespaces) hold more items.
+MAX_ITEMS = 1_000
+#: The ledger's sort key is the principal (or tagged resource) ARN: DynamoDB keys hold 1,024 bytes.
+MAX_ARN_BYTES = 1_024
+#: EKS's tag limits (botocore's TagMap, TagKey, TagValue, TagKeyList).
+MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
+
+_VISIBLE = r"[^\s\x00-\x1f\x7f]"
+_ARN = re.compile(rf"arn:{_VISIBLE}+\Z")
+_PRINCIPAL_ARN = re.compile(rf"arn:aws[a-z-]*:iam::[0-9]{{12}}:(?:root|(?:role|user)/{_VISIBLE}+)\Z")
+_CLUSTER = re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}\Z")
+_IAM_NAME = re.compile(r"[\w+=,.@-]{1,64}\Z", re.ASCII)
+_IAM_PATH = re.compile(r"/(?:[\x21-\x7e]*/)?\Z")
+_ACCOUNT = re.compile(r"[0-9]{12}\Z")
+_EVENT_ID = re.compile(r"[\x21-\x7e]{1,128}\Z")
+#: What botocore accepts as a region name (a host label); `check_actionable` asks for a real-looking one.
+_REGION_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}\Z")
+
+
+def _text(path: str, value: Any, *, limit: int = MAX_TEXT, pattern: re.Pattern[str] | None = None, what: str = "a string") -> str:
+    if not isinstance(value, str):
+        raise EventParseError(path, f"expected {what}, got {shown(value)}")
+    if len(value) > limit:
+        raise EventParseError(path, f"expected {what} of at most {limit} characters, got {shown(value)}")
+    if pattern is not None and not pattern.match(value):
+        raise EventParseError(path, f"expected {what}, got {shown(value)}")
+    return value
+
 
 class _Record:
-    """A CloudTrail record with field access that reports the full path of what is missing."""
+    """A CloudTrail record whose every read is type-checked and reports the field's full path."""
 
     def __init__(self, data: Mapping[str, Any], prefix: str):
         self._data = data
         self._prefix = prefix
 
-    def path(self, name: str) -> str:
-        return f"{self._prefix}{name}"
+    def path(self, *names: str) -> str:
+        return self._prefix + ".".join(names)
 
-    def optional(self, *names: str, default: Any = None) -> Any:
+    def get(self, *names: str) -> Any:
+        """The value at `names`, None when absent or null. A step that is there but is not an
+        object is an error: `requestParameters: "x"` is malformed, not "no parameters"."""
         value: Any = self._data
-        for name in names:
-            if not isinstance(value, Mapping) or value.get(name) is None:
-                return default
-            value = value[name]
+        for depth, name in enumerate(names):
+            if value is None:
+                return None
+            if not isinstance(value, Mapping):
+                raise EventParseError(self.path(*names[:depth]), f"expected an object, got {shown(value)}")
+            value = value.get(name)
         return value
 
-    def require(self, *names: str) -> Any:
-        value = self.optional(*names)
-        if value is None or value == "":
-            raise EventParseError(self.path(".".join(names)), "missing")
-        return value
-
-    def string(self, *names: str, required: bool = True) -> str | None:
-        value = self.require(*names) if required else self.optional(*names)
-        if value is not None and not isinstance(value, str):
-            raise EventParseError(self.path(".".join(names)), f"expected a string, got {shown(value)}")
-        return value
+    def text(
+        self,
+        *names: str,
+        required: bool = True,
+        limit: int = MAX_TEXT,
+        pattern: re.Pattern[str] | None = None,
+        what: str = "a string",
+    ) -> str | None:
+        """A string field; missing (absent, null or "") is an error when `required`, else None
+        (an empty string stays "" when optional)."""
+        value = self.get(*names)
+        if value is None or (value == "" and required):
+            if required:
+                raise EventParseError(self.path(*names), "missing")
+            return None
+        return _text(self.path(*names), value, limit=limit, pattern=pattern, what=what)
 
     def mapping(self, *names: str) -> Mapping[str, Any]:
-        value = self.optional(*names, default={})
+        value = self.get(*names)
+        if value is None:
+            return {}
         if not isinstance(value, Mapping):
-            raise EventParseError(self.path(".".join(names)), f"expected an object, got {shown(value)}")
+            raise EventParseError(self.path(*names), f"expected an object, got {shown(value)}")
         return value
 
-    def string_list(self, *names: str) -> tuple[str, ...] | None:
-        value = self.optional(*names)
+    def flag(self, *names: str) -> bool | None:
+        value = self.get(*names)
+        if value is not None and not isinstance(value, bool):
+            raise EventParseError(self.path(*names), f"expected true or false, got {shown(value)}")
+        return value
+
+    def string_list(self, *names: str, required: bool = False, max_items: int = MAX_ITEMS, limit: int = MAX_TEXT) -> tuple[str, ...] | None:
+        value = self.get(*names)
+        path = self.path(*names)
         if value is None:
+            if required:
+                raise EventParseError(path, "missing")
             return None
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise EventParseError(self.path(".".join(names)), f"expected a list of strings, got {shown(value)}")
-        return tuple(value)
+        if not isinstance(value, list):
+            raise EventParseError(path, f"expected a list of strings, got {shown(value)}")
+        if len(value) > max_items or (required and not value):
+            raise EventParseError(path, f"expected 1 to {max_items} strings, got {len(value)}" if required else f"expected at most {max_items} strings, got {len(value)}")
+        return tuple(_text(f"{path}[{index}]", item, limit=limit) for index, item in enumerate(value))
 
-    def string_map(self, *names: str) -> dict[str, str]:
-        value = self.mapping(*names)
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise EventParseError(self.path(".".join(names)), "expected an object of strings")
-        return dict(value)
+    def tags(self, *names: str, required: bool = False) -> dict[str, str]:
+        """An EKS tag map: 1 to 50 entries, keys of 1 to 128 characters, values of at most 256."""
+        value = self.get(*names)
+        path = self.path(*names)
+        if value is None:
+            if required:
+                raise EventParseError(path, "missing")
+            return {}
+        if not isinstance(value, Mapping):
+            raise EventParseError(path, f"expected an object of strings, got {shown(value)}")
+        if len(value) > MAX_TAGS or (required and not value):
+            raise EventParseError(path, f"expected 1 to {MAX_TAGS} tags, got {len(value)}")
+        tags: dict[str, str] = {}
+        for key, tag_value in value.items():
+            if not isinstance(key, str) or not key or len(key) > MAX_TAG_KEY:
+                raise EventParseError(path, f"expected tag keys of 1 to {MAX_TAG_KEY} characters, got {shown(key)}")
+            tags[key] = _text(f"{path}.{shown(key)}", tag_value, limit=MAX_TAG_VALUE)
+        return tags
 
 
-def _split_envelope(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any], str]:
+def _split_envelope(event: Any) -> tuple[Mapping[str, Any], Mapping[str, Any], str]:
     """Return (record, envelope, field prefix) for an EventBridge event or a bare record."""
     if not isinstance(event, Mapping):
         raise EventParseError("(event)", f"expected a JSON object, got {type(event).__name__}")
@@ -306,22 +389,21 @@ def _split_envelope(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mappin
             raise EventParseError("detail-type", f"expected {CLOUDTRAIL_DETAIL_TYPE!r}, got {shown(detail_type)}")
         detail = event["detail"]
         if not isinstance(detail, Mapping):
-            raise EventParseError("detail", "expected an object")
+            raise EventParseError("detail", f"expected an object, got {shown(detail)}")
         return detail, event, "detail."
     return event, {}, ""
 
 
 def _actor(record: _Record, account: str) -> Actor:
     """Who made the call; every field type-checked (loop prevention and exemptions compare it)."""
-    record.mapping("userIdentity")
-    record.mapping("userIdentity", "sessionContext")
     record.mapping("userIdentity", "sessionContext", "sessionIssuer")
-    identity_type = record.string("userIdentity", "type", required=False) or "Unknown"
-    arn = record.string("userIdentity", "arn", required=False)
+    identity_type = record.text("userIdentity", "type", required=False, limit=64) or "Unknown"
+    arn = record.text("userIdentity", "arn", required=False, pattern=_ARN, what="an ARN")
+    invoked_by = record.text("userIdentity", "invokedBy", required=False, limit=256)
     if not arn and identity_type == "AWSService":
-        arn = record.string("userIdentity", "invokedBy", required=False)
-    issuer_arn = record.string("userIdentity", "sessionContext", "sessionIssuer", "arn", required=False)
-    identity_account = record.string("userIdentity", "accountId", required=False)
+        arn = invoked_by
+    issuer_arn = record.text("userIdentity", "sessionContext", "sessionIssuer", "arn", required=False, pattern=_ARN, what="an ARN")
+    identity_account = _checked(record.path("userIdentity", "accountId"), record.get("userIdentity", "accountId"), _ACCOUNT, "a 12-digit account id")
     return Actor(
         identity_type=identity_type,
         arn=arn or "",
@@ -330,128 +412,150 @@ def _actor(record: _Record, account: str) -> Actor:
     )
 
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
-
-
 def _first(record: _Record, envelope: Mapping[str, Any], name: str, envelope_name: str) -> tuple[str, Any]:
     """A field of the record, else of the EventBridge envelope: (its path, its value)."""
-    value = record.optional(name)
+    value = record.get(name)
     if value is not None and value != "":
         return record.path(name), value
     return envelope_name, envelope.get(envelope_name)
 
 
-def _checked(path: str, value: Any, pattern: re.Pattern[str] | None, what: str, *, required: bool) -> str:
+def _checked(path: str, value: Any, pattern: re.Pattern[str] | None, what: str, *, limit: int = MAX_TEXT) -> str:
+    """An optional string field of a known form: "" when absent."""
     if value is None or value == "":
-        if required:
-            raise EventParseError(path, "missing")
         return ""
-    if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
-        raise EventParseError(path, f"expected {what}, got {shown(value)}")
-    return value
+    return _text(path, value, limit=limit, pattern=pattern, what=what)
 
 
 def _event_time(path: str, value: Any) -> str:
-    """CloudTrail writes UTC ISO-8601 (`2024-08-01T13:37:41Z`); anything else is rejected."""
-    text = _checked(path, value, None, "an ISO-8601 time", required=False)
+    """CloudTrail writes UTC ISO-8601 (`2024-08-01T13:37:41Z`). Any ISO-8601 time with its zone
+    is accepted and normalised to that form; anything else is rejected."""
+    text = _checked(path, value, None, "an ISO-8601 time", limit=64)
     if not text:
         return ""  # redacted samples; the Lambda path insists (`check_actionable`)
+    example = "such as 2024-08-01T13:37:41Z"
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
-        raise EventParseError(path, f"expected an ISO-8601 time such as 2024-08-01T13:37:41Z, got {shown(value)}") from None
-    if moment.tzinfo is None:
-        raise EventParseError(path, f"expected a time with its zone (Z), got {shown(value)}")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise EventParseError(path, f"expected an ISO-8601 time {example}, got {shown(value)}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise EventParseError(path, f"expected a time with its zone (Z) {example}, got {shown(value)}")
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:
+        moment = datetime.min.replace(tzinfo=timezone.utc)
+    if not 1970 <= moment.year <= 9999 or moment == datetime.max.replace(tzinfo=timezone.utc):
+        raise EventParseError(path, f"expected a time between 1970 and 9999 {example}, got {shown(value)}")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _meta(record: _Record, envelope: Mapping[str, Any], event_name: str) -> EventMeta:
+def _event_id(value: Any) -> str:
+    """An event id as CloudTrail or EventBridge writes it (a UUID), else ""."""
+    return value if isinstance(value, str) and _EVENT_ID.match(value) else ""
+
+
+def event_id_of(event: Any) -> str:
+    """The event id of a raw event, if it has a well-formed one (for reporting a rejected event)."""
+    if not isinstance(event, Mapping):
+        return ""
+    detail = event.get("detail")
+    if isinstance(detail, Mapping) and _event_id(detail.get("eventID")):
+        return detail["eventID"]
+    return _event_id(event.get("eventID")) or _event_id(event.get("id"))
+
+
+def _meta(record: _Record, envelope: Mapping[str, Any], event_name: str, event_source: str) -> EventMeta:
     account_path, account = _first(record, envelope, "recipientAccountId", "account")
     if account is None or account == "":
-        account_path, account = record.path("userIdentity.accountId"), record.optional("userIdentity", "accountId")
-    account = _checked(account_path, account, _ACCOUNT, "a 12-digit account id", required=False)
+        account_path, account = record.path("userIdentity", "accountId"), record.get("userIdentity", "accountId")
+    account = _checked(account_path, account, _ACCOUNT, "a 12-digit account id")
     # Published samples redact these; the Lambda path insists on them (`check_actionable`).
-    event_id = _checked(*_first(record, envelope, "eventID", "id"), None, "an event id", required=False)
-    region = _checked(*_first(record, envelope, "awsRegion", "region"), None, "an AWS region such as eu-west-1", required=False)
+    event_id = _checked(*_first(record, envelope, "eventID", "id"), _EVENT_ID, "an event id (at most 128 printable characters)")
+    region = _checked(*_first(record, envelope, "awsRegion", "region"), _REGION_NAME, "an AWS region such as eu-west-1", limit=63)
+    source_ip = record.text("sourceIPAddress", required=False, limit=MAX_TEXT) or ""
+    user_agent = record.text("userAgent", required=False, limit=4 * MAX_TEXT) or ""
     return EventMeta(
-        event_id=event_id[:200],
+        event_id=event_id,
         event_name=event_name,
-        event_source=str(record.string("eventSource", required=False) or ""),
+        event_source=event_source,
         event_time=_event_time(*_first(record, envelope, "eventTime", "time")),
         account=account,
         region=region,
         actor=_actor(record, account),
-        source_ip=str(record.optional("sourceIPAddress") or "")[:200],
-        user_agent=str(record.optional("userAgent") or "")[:500],
+        source_ip=source_ip[:200],
+        user_agent=user_agent[:500],
     )
 
 
 def _cluster_name(record: _Record) -> str:
-    name = record.optional("requestParameters", "name") or record.optional("requestParameters", "clusterName")
-    if not name:
-        raise EventParseError(record.path("requestParameters.name"), "missing (nor clusterName)")
-    if not isinstance(name, str):
-        raise EventParseError(record.path("requestParameters.name"), f"expected a string, got {shown(name)}")
+    """`requestParameters.name` (older records: `clusterName`), as EKS allows it."""
+    names = ("requestParameters", "name")
+    if record.get(*names) in (None, ""):
+        names = ("requestParameters", "clusterName")
+        if record.get(*names) in (None, ""):
+            raise EventParseError(record.path("requestParameters", "name"), "missing (nor clusterName)")
+    name = record.text(*names, limit=100, pattern=_CLUSTER, what="a cluster name (1 to 100 letters, digits, - and _)")
+    assert name is not None
     return name
 
 
-def _decoded(record: _Record, *names: str) -> str:
-    """A path parameter as the API saw it: CloudTrail keeps these URL-encoded."""
-    value = record.string(*names)
-    assert value is not None
-    return unquote(value)
-
-
-def _arn(record: _Record, *names: str) -> str:
-    value = _decoded(record, *names)
-    if not value.startswith("arn:"):
-        raise EventParseError(record.path(".".join(names)), f"expected an ARN, got {shown(value)}")
+def _arn(record: _Record, *names: str, pattern: re.Pattern[str] = _ARN, what: str = "an ARN") -> str:
+    """An ARN; path parameters are URL-encoded in CloudTrail: decoded once."""
+    raw = record.text(*names)
+    assert raw is not None
+    value = unquote(raw)
+    if not pattern.match(value) or len(value.encode("utf-8", "surrogatepass")) > MAX_ARN_BYTES:
+        raise EventParseError(record.path(*names), f"expected {what} (at most {MAX_ARN_BYTES} bytes), got {shown(value)}")
     return value
 
 
+def _principal(record: _Record, *names: str) -> str:
+    return _arn(record, *names, pattern=_PRINCIPAL_ARN, what="an IAM role or user ARN")
+
+
 def _parse_create_access_entry(r: _Record, meta: EventMeta) -> AccessEntryCreated:
-    r.mapping("responseElements")
     r.mapping("responseElements", "accessEntry")
+    requested_type = r.text("requestParameters", "type", required=False, limit=64)
+    answered_type = r.text("responseElements", "accessEntry", "type", required=False, limit=64)
     return AccessEntryCreated(
         meta=meta,
         cluster=_cluster_name(r),
-        principal_arn=_arn(r, "requestParameters", "principalArn"),
-        entry_type=r.string("requestParameters", "type", required=False)
-        or r.string("responseElements", "accessEntry", "type", required=False)
-        or STANDARD,
-        username=r.string("requestParameters", "username", required=False) or None,
+        principal_arn=_principal(r, "requestParameters", "principalArn"),
+        entry_type=requested_type or answered_type or STANDARD,
+        username=r.text("requestParameters", "username", required=False) or None,
         kubernetes_groups=r.string_list("requestParameters", "kubernetesGroups") or (),
-        tags=r.string_map("requestParameters", "tags"),
-        assigned_username=r.string("responseElements", "accessEntry", "username", required=False),
-        access_entry_arn=r.string("responseElements", "accessEntry", "accessEntryArn", required=False),
+        tags=r.tags("requestParameters", "tags"),
+        assigned_username=r.text("responseElements", "accessEntry", "username", required=False),
+        access_entry_arn=r.text("responseElements", "accessEntry", "accessEntryArn", required=False, pattern=_ARN, what="an ARN"),
     )
 
 
 def _parse_update_access_entry(r: _Record, meta: EventMeta) -> AccessEntryUpdated:
+    r.mapping("responseElements", "accessEntry")
     return AccessEntryUpdated(
         meta=meta,
         cluster=_cluster_name(r),
-        principal_arn=_arn(r, "requestParameters", "principalArn"),
-        username=r.string("requestParameters", "username", required=False),
+        principal_arn=_principal(r, "requestParameters", "principalArn"),
+        username=r.text("requestParameters", "username", required=False),
         kubernetes_groups=r.string_list("requestParameters", "kubernetesGroups"),
-        entry_type=r.string("responseElements", "accessEntry", "type", required=False) if isinstance(r.optional("responseElements", "accessEntry"), Mapping) else None,
+        entry_type=r.text("responseElements", "accessEntry", "type", required=False, limit=64) or None,
     )
 
 
 def _parse_delete_access_entry(r: _Record, meta: EventMeta) -> AccessEntryDeleted:
-    return AccessEntryDeleted(meta=meta, cluster=_cluster_name(r), principal_arn=_arn(r, "requestParameters", "principalArn"))
+    return AccessEntryDeleted(meta=meta, cluster=_cluster_name(r), principal_arn=_principal(r, "requestParameters", "principalArn"))
 
 
 def _parse_associate(r: _Record, meta: EventMeta) -> AccessPolicyAssociated:
-    scope_type = r.string("requestParameters", "accessScope", "type")
+    r.mapping("requestParameters", "accessScope")
+    scope_type = r.text("requestParameters", "accessScope", "type", limit=64)
     if scope_type not in ("cluster", "namespace"):
-        raise EventParseError(r.path("requestParameters.accessScope.type"), f"expected 'cluster' or 'namespace', got {shown(scope_type)}")
+        raise EventParseError(r.path("requestParameters", "accessScope", "type"), f"expected 'cluster' or 'namespace', got {shown(scope_type)}")
     namespaces = r.string_list("requestParameters", "accessScope", "namespaces") or ()
     return AccessPolicyAssociated(
         meta=meta,
         cluster=_cluster_name(r),
-        principal_arn=_arn(r, "requestParameters", "principalArn"),
+        principal_arn=_principal(r, "requestParameters", "principalArn"),
         policy_arn=_arn(r, "requestParameters", "policyArn"),
         scope=AccessScope(type=scope_type, namespaces=namespaces),
     )
@@ -461,63 +565,71 @@ def _parse_disassociate(r: _Record, meta: EventMeta) -> AccessPolicyDisassociate
     return AccessPolicyDisassociated(
         meta=meta,
         cluster=_cluster_name(r),
-        principal_arn=_arn(r, "requestParameters", "principalArn"),
+        principal_arn=_principal(r, "requestParameters", "principalArn"),
         policy_arn=_arn(r, "requestParameters", "policyArn"),
     )
 
 
 def _parse_create_cluster(r: _Record, meta: EventMeta) -> ClusterCreated:
     access_config = r.mapping("requestParameters", "accessConfig")
-    mode = r.string("requestParameters", "accessConfig", "authenticationMode", required=False) or DEFAULT_AUTHENTICATION_MODE
-    bootstrap = access_config.get("bootstrapClusterCreatorAdminPermissions")
-    if bootstrap is not None and not isinstance(bootstrap, bool):
-        raise EventParseError(
-            r.path("requestParameters.accessConfig.bootstrapClusterCreatorAdminPermissions"),
-            f"expected true or false, got {shown(bootstrap)}",
-        )
+    mode = r.text("requestParameters", "accessConfig", "authenticationMode", required=False, limit=64) or DEFAULT_AUTHENTICATION_MODE
+    bootstrap = r.flag("requestParameters", "accessConfig", "bootstrapClusterCreatorAdminPermissions")
     return ClusterCreated(
         meta=meta,
         cluster=_cluster_name(r),
-        authentication_mode=str(mode),
+        authentication_mode=mode,
         bootstrap_cluster_creator_admin=DEFAULT_BOOTSTRAP_CLUSTER_CREATOR_ADMIN if bootstrap is None else bootstrap,
         access_config_defaulted=not access_config,
-        tags=r.string_map("requestParameters", "tags"),
+        tags=r.tags("requestParameters", "tags"),
     )
 
 
 def _parse_update_cluster_config(r: _Record, meta: EventMeta) -> ClusterConfigUpdated:
+    r.mapping("requestParameters", "accessConfig")
     return ClusterConfigUpdated(
         meta=meta,
         cluster=_cluster_name(r),
-        authentication_mode=r.string("requestParameters", "accessConfig", "authenticationMode", required=False)
-        if isinstance(r.optional("requestParameters", "accessConfig"), Mapping)
-        else None,
+        # None when this update did not touch accessConfig (logging, endpoint access, ...)
+        authentication_mode=r.text("requestParameters", "accessConfig", "authenticationMode", required=False, limit=64) or None,
     )
 
 
 def _parse_tag_resource(r: _Record, meta: EventMeta) -> ResourceTagged:
-    return ResourceTagged(meta=meta, resource_arn=_arn(r, "requestParameters", "resourceArn"), tags=r.string_map("requestParameters", "tags"))
+    return ResourceTagged(
+        meta=meta,
+        resource_arn=_arn(r, "requestParameters", "resourceArn"),
+        tags=r.tags("requestParameters", "tags", required=True),
+    )
 
 
 def _parse_untag_resource(r: _Record, meta: EventMeta) -> ResourceUntagged:
     return ResourceUntagged(
-        meta=meta, resource_arn=_arn(r, "requestParameters", "resourceArn"), tag_keys=r.string_list("requestParameters", "tagKeys") or ()
+        meta=meta,
+        resource_arn=_arn(r, "requestParameters", "resourceArn"),
+        tag_keys=r.string_list("requestParameters", "tagKeys", required=True, max_items=MAX_TAGS, limit=MAX_TAG_KEY) or (),
     )
+
+
+_IAM_NAME_WHAT = "an IAM name (1 to 64 letters, digits and +=,.@_-)"
 
 
 def _iam_created(kind: str):
     def parse(r: _Record, meta: EventMeta) -> IamPrincipalCreated:
         name_key = "roleName" if kind == "role" else "userName"
-        r.mapping("responseElements")
         r.mapping("responseElements", kind)
+        path_what = "an IAM path ('/' or '/text/')"
+        requested_path = r.text("requestParameters", "path", required=False, limit=512, pattern=_IAM_PATH, what=path_what)
+        answered_path = r.text("responseElements", kind, "path", required=False, limit=512, pattern=_IAM_PATH, what=path_what)
+        name = r.text("requestParameters", name_key, limit=64, pattern=_IAM_NAME, what=_IAM_NAME_WHAT)
+        assert name is not None
         return IamPrincipalCreated(
             meta=meta,
             kind=kind,
-            name=str(r.string("requestParameters", name_key)),
-            path=r.string("requestParameters", "path", required=False) or r.string("responseElements", kind, "path", required=False) or "/",
-            arn=r.string("responseElements", kind, "arn", required=False),
-            unique_id=r.string("responseElements", kind, "roleId" if kind == "role" else "userId", required=False),
-            create_date=r.string("responseElements", kind, "createDate", required=False),
+            name=name,
+            path=requested_path or answered_path or "/",
+            arn=r.text("responseElements", kind, "arn", required=False, pattern=_ARN, what="an ARN") or None,
+            unique_id=r.text("responseElements", kind, "roleId" if kind == "role" else "userId", required=False, limit=128) or None,
+            create_date=r.text("responseElements", kind, "createDate", required=False, limit=64) or None,
         )
 
     return parse
@@ -526,7 +638,9 @@ def _iam_created(kind: str):
 def _iam_deleted(kind: str):
     def parse(r: _Record, meta: EventMeta) -> IamPrincipalDeleted:
         name_key = "roleName" if kind == "role" else "userName"
-        return IamPrincipalDeleted(meta=meta, kind=kind, name=str(r.string("requestParameters", name_key)))
+        name = r.text("requestParameters", name_key, limit=64, pattern=_IAM_NAME, what=_IAM_NAME_WHAT)
+        assert name is not None
+        return IamPrincipalDeleted(meta=meta, kind=kind, name=name)
 
     return parse
 
@@ -553,12 +667,15 @@ IAM_EVENT_NAMES: tuple[str, ...] = tuple(name for source, name in PARSERS if sou
 
 
 def check_actionable(change: Change) -> None:
-    """What the Lambda handlers need before they act: an event id (idempotency key) and a
-    real region (clients are made for it). `evaluate` judges redacted samples without them."""
+    """What the Lambda handlers need before they act, beyond what `parse_event` checks: an
+    event id (the idempotency key), the account, the time and a real-looking region (clients
+    are made for it). `evaluate` judges redacted samples without them."""
     if not change.meta.event_id:
         raise EventParseError("eventID", "missing (nor the EventBridge id): the event cannot be handled exactly once")
+    if not change.meta.account:
+        raise EventParseError("recipientAccountId", "missing (nor the EventBridge account, nor userIdentity.accountId)")
     if not change.meta.event_time:
-        raise EventParseError("eventTime", "missing")
+        raise EventParseError("eventTime", "missing (nor the EventBridge time)")
     if not _REGION.match(change.meta.region):
         raise EventParseError("awsRegion", f"expected an AWS region such as eu-west-1, got {shown(change.meta.region)}")
 
@@ -567,21 +684,23 @@ def parse_event(event: Mapping[str, Any]) -> Change | Skipped:
     """Parse one EventBridge event or bare CloudTrail record.
 
     Returns the typed change, or `Skipped` for failed calls and events we do not handle.
-    Raises `EventParseError` naming the bad field for malformed input.
+    Raises `EventParseError` naming the bad field (and bounded) for malformed input: after
+    parsing, every field has the type and form its dataclass says.
     """
     data, envelope, prefix = _split_envelope(event)
     record = _Record(data, prefix)
-    event_name = record.string("eventName")
-    event_source = record.string("eventSource")
+    event_name = record.text("eventName", limit=128)
+    event_source = record.text("eventSource", limit=128)
     assert event_name is not None and event_source is not None
-    event_id = str(record.optional("eventID") or envelope.get("id") or "")[:200]
-    error_code = record.optional("errorCode")
+    error_code = record.get("errorCode")
     if error_code:
-        message = record.optional("errorMessage") or ""
-        reason = f"the call failed ({shown(error_code)[:100]}{': ' + str(message)[:300] if message else ''}); it changed nothing"
-        return Skipped(event_id=event_id, event_name=event_name[:128], reason=reason)
+        event_id = _event_id(record.get("eventID")) or _event_id(envelope.get("id"))
+        message = record.get("errorMessage") or ""
+        said = message if isinstance(message, str) else shown(message)
+        reason = f"the call failed ({shown(error_code)[:100]}{': ' + said[:300] if said else ''}); it changed nothing"
+        return Skipped(event_id=event_id, event_name=event_name, reason=reason)
     parser = PARSERS.get((event_source, event_name))
     if parser is None:
-        return Skipped(event_id=event_id, event_name=event_name[:128], reason=f"unsupported event {event_source[:128]} {event_name[:128]}")
-    meta = _meta(record, envelope, event_name)
-    return parser(record, meta)
+        event_id = _event_id(record.get("eventID")) or _event_id(envelope.get("id"))
+        return Skipped(event_id=event_id, event_name=event_name, reason=f"unsupported event {event_source} {event_name}")
+    return parser(record, _meta(record, envelope, event_name, event_source))

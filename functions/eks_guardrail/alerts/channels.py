@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import urllib.request
@@ -45,12 +46,15 @@ def post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
 
 
 def webhook_url_from_secret(secret: str) -> str:
-    """The secret holds the URL itself or JSON with a `webhook_url` (or `url`) key."""
-    text = secret.strip()
+    """The secret holds the URL itself or JSON with a `webhook_url` (or `url`) key.
+
+    Anything else (not a string, JSON that is not an object, `{"webhook_url": 123}`, ...) is a
+    `ValueError`: a channel failure like any other, counted, never blocking the rollback."""
+    text = secret.strip() if isinstance(secret, str) else ""
     if text.startswith("{"):
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         text = (data.get("webhook_url") or data.get("url") or "") if isinstance(data, dict) else ""
         if not isinstance(text, str):
@@ -72,7 +76,8 @@ class SlackChannel:
 
 
 #: What a channel failure may look like; anything else is a bug and propagates.
-CHANNEL_ERRORS = (ClientError, BotoCoreError, OSError, ValueError)
+#: http.client.HTTPException: a webhook answering a malformed status line or a truncated body.
+CHANNEL_ERRORS = (ClientError, BotoCoreError, OSError, ValueError, http.client.HTTPException)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from ..adapters.eks import eks_access_for
 from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger, ExemptionTagGrants, PendingDecisions
 from ..alerts.channels import post_json
-from ..changes import EventParseError, check_actionable, Skipped, parse_event
+from ..changes import EventParseError, check_actionable, event_id_of, Skipped, parse_event
 from ..clients import ClientFactory
 from ..enforcement.enforcer import Enforcer
 from ..enforcement.exemption_tags import TagGuard
@@ -53,7 +53,9 @@ class AccessEntryApp:
             if not isinstance(outcome, Skipped):
                 check_actionable(outcome)
         except EventParseError as error:
-            return reject(error, self.reporter)
+            # malformed: a clean, bounded result (logged, counted), never an exception that
+            # Lambda would retry in vain; anything else unexpected still propagates
+            return {**reject(error, self.reporter), "event_id": event_id_of(event)}
         if isinstance(outcome, Skipped):
             log.info("skipped %s %s: %s", outcome.event_name, outcome.event_id, outcome.reason)
             return {"event_id": outcome.event_id, "status": "skipped", "reason": outcome.reason}

@@ -13,7 +13,7 @@ from ..adapters.eks import eks_access_for
 from ..adapters.iam import IamPrincipals
 from ..alerts.channels import post_json
 from ..arns import parse_principal_arn
-from ..changes import EventParseError, check_actionable, IamPrincipalCreated, IamPrincipalDeleted, Skipped, parse_event
+from ..changes import EventParseError, check_actionable, event_id_of, IamPrincipalCreated, IamPrincipalDeleted, Skipped, parse_event
 from ..clients import ClientFactory
 from ..engine import ObservedState
 from ..enforcement.enforcer import Outcome
@@ -48,7 +48,9 @@ class IamPrincipalApp:
             if not isinstance(change, Skipped):
                 check_actionable(change)
         except EventParseError as error:
-            return reject(error, self.reporter)
+            # malformed: a clean, bounded result (logged, counted), never an exception that
+            # Lambda would retry in vain; anything else unexpected still propagates
+            return {**reject(error, self.reporter), "event_id": event_id_of(event)}
         if isinstance(change, Skipped) or not isinstance(change, (IamPrincipalCreated, IamPrincipalDeleted)):
             reason = change.reason if isinstance(change, Skipped) else f"not an IAM principal event ({change.meta.event_name})"
             event_id = change.event_id if isinstance(change, Skipped) else change.meta.event_id
