@@ -219,7 +219,7 @@ class FakePending:
             if record is None:
                 records.pop(principal, None)
             else:
-                records[principal] = {**records.get(principal, {}), **record}
+                records[principal] = dict(record)
 
 
 class FakeGrants:

@@ -37,8 +37,8 @@ Matrix (cell = one parametrised case) and what each cell proves:
      fault gone it is completed, alerted `rolled-back`, the pending record cleared, by: the
      redelivered event (ThrottlingException), the next event of the cluster
      (TooManyRequestsException, ServiceUnavailableException) or the sweep (ServerException).
-   The persistent cells of three rows are strict xfails: DescribeCluster and DescribeAccessEntry
-   with a tag exemption (OBSERVED_STATE_DEFECT), UntagResource (UNTAG_DEFECT).
+   The persistent cells of three rows found defects, now fixed: DescribeCluster and
+   DescribeAccessEntry with a tag exemption (OBSERVED_STATE_DEFECT), UntagResource (UNTAG_DEFECT).
 2. Half-done and ambiguous writes:
    a. a protected entry replaced by an EC2_LINUX node entry; the guardrail deletes the node
       entry, CreateAccessEntry fails: the principal has NO entry, reported `failed`, pending,
@@ -56,8 +56,8 @@ Matrix (cell = one parametrised case) and what each cell proves:
    absorbed). Persistent: the invocation fails (Lambda retries, DLQ), and nothing is half-done
    silently: nothing was done yet, or what was done was alerted before the failure, or the
    pending record still says `failed` (re-examined, not lost); Lambda's retry (or the sweep,
-   when the idempotency record is stuck INPROGRESS) completes it. Grant write / revoke are
-   strict xfails (GRANT_DEFECT, REVOKE_DEFECT).
+   when the idempotency record is stuck INPROGRESS) completes it. Grant write / revoke found
+   defects, now fixed (GRANT_DEFECT, REVOKE_DEFECT).
 4. SNS Publish failing (Throttling and InternalError persistent, NotFound 404, InternalError
    once): Slack still gets the alert, the rollback still happens, `AlertFailures{channel=sns}`
    counted (not when absorbed). Both channels down: rollback done, both counted. EKS and SNS
@@ -66,7 +66,7 @@ Matrix (cell = one parametrised case) and what each cell proves:
    `post_json` (timeout 0.3 s) against a local webhook answering 400, 404, 429, 500, 503, too
    slow, refusing connections (and 200, the control), a malformed status line, a truncated
    body: SNS still gets the alert, the rollback still happens, `AlertFailures{channel=slack}`
-   counted, neither webhook URL nor secret logged. The last two are strict xfails
+   counted, neither webhook URL nor secret logged. The last two found a defect, now fixed
    (SLACK_DEFECT).
 6. Secrets Manager (the Slack secret missing, `{"webhook_url": 123}`, not a URL, throttled
    persistently, 5xx persistently, DecryptionFailure; throttled once): SNS still gets the alert,
@@ -471,16 +471,16 @@ UNTAG_DEFECT = (
 
 EKS_ROWS = [
     ("DescribeAccessEntry", "protected-deleted", None),
-    ("DescribeAccessEntry", "admin-grant-tagged", OBSERVED_STATE_DEFECT),
+    ("DescribeAccessEntry", "admin-grant-tagged", None),
     ("ListAssociatedAccessPolicies", "admin-grant", None),
     ("ListAccessEntries", "admin-grant", None),
-    ("DescribeCluster", "admin-grant-tagged", OBSERVED_STATE_DEFECT),
+    ("DescribeCluster", "admin-grant-tagged", None),
     ("CreateAccessEntry", "protected-deleted", None),
     ("AssociateAccessPolicy", "protected-deleted", None),
     ("UpdateAccessEntry", "reserved-prefix", None),
     ("DeleteAccessEntry", "iam-user", None),
     ("DisassociateAccessPolicy", "admin-grant", None),
-    ("UntagResource", "attacker-tag", UNTAG_DEFECT),
+    ("UntagResource", "attacker-tag", None),
 ]
 
 
@@ -735,7 +735,7 @@ REVOKE_DEFECT = (
     "report.error is not set and tag remedies are never kept pending: the handler returns normally (no Lambda retry, "
     "no DLQ), UntagResource is never attempted, and no later event or sweep removes the tag"
 )
-DDB_DEFECTS = {"grant-write": GRANT_DEFECT, "grant-revoke": REVOKE_DEFECT}
+DDB_DEFECTS: dict[str, str] = {}  # GRANT_DEFECT and REVOKE_DEFECT are fixed
 DDB_CODES = {"ProvisionedThroughputExceededException": 400, "InternalServerError": 500}
 DDB_ONCE = ("ledger-read", "ledger-write", "pending-read", "idempotency-start", "idempotency-save")
 
@@ -1027,8 +1027,8 @@ SLACK_WEBHOOK = {
     "503": "503",
     "slow-timeout": "slow",
     "connection-refused": None,
-    "malformed-status-line": pytest.param("garbage", marks=pytest.mark.xfail(strict=True, raises=http.client.HTTPException, reason=SLACK_DEFECT)),
-    "truncated-body": pytest.param("truncated", marks=pytest.mark.xfail(strict=True, raises=http.client.HTTPException, reason=SLACK_DEFECT)),
+    "malformed-status-line": pytest.param("garbage"),
+    "truncated-body": pytest.param("truncated"),
 }
 
 

@@ -55,7 +55,7 @@ def test_every_rollback_declares_permissions_and_writes_are_only_access_entry_ca
     assert required_permissions() == {
         "eks:DescribeAccessEntry", "eks:ListAccessEntries", "eks:ListAssociatedAccessPolicies", "eks:DescribeCluster",
         "eks:DeleteAccessEntry", "eks:UpdateAccessEntry", "eks:CreateAccessEntry", "eks:TagResource",
-        "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy", "eks:UntagResource",
+        "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy", "eks:UntagResource", "eks:ListTagsForResource",
     }
 
 

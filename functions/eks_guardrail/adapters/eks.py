@@ -144,6 +144,15 @@ class EksAccessEntries:
             accessScope=association.access_scope(),
         )
 
+    def tags_of(self, resource_arn: str) -> dict[str, str] | None:
+        """The resource's tags now; None when it no longer exists."""
+        try:
+            return dict(self._eks.list_tags_for_resource(resourceArn=resource_arn).get("tags") or {})
+        except ClientError as error:
+            if is_not_found(error):
+                return None
+            raise
+
     def untag(self, resource_arn: str, keys: list[str]) -> bool:
         try:
             self._eks.untag_resource(resourceArn=resource_arn, tagKeys=keys)

@@ -157,7 +157,7 @@ class PendingDecisions:
                 if record is None:
                     pending.pop(principal, None)
                 else:
-                    pending[principal] = {**pending.get(principal, {}), **record}
+                    pending[principal] = record
             if pending == before:
                 return
             condition = "attribute_not_exists(pk)" if version == 0 else "version = :v"

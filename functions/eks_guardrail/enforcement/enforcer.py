@@ -28,13 +28,14 @@ from ..changes import (
     ResourceUntagged,
 )
 from ..config import OrgRules
-from ..engine import ObservedState, evaluate
-from ..findings import Finding
+from ..engine import ObservedState, evaluate, make_finding
+from ..findings import Finding, Violation
 from ..state import EntryState
+from ..rules.exemption_tag import may_set_exemption_tag
 from .exemption_tags import TagGuard
 from .reconcile import UNRESOLVED, Reconciler, Reconciliation, Remedy, acceptable, state_finding
 from .rollbacks import ROLLBACKS, RollbackContext, RollbackResult
-from .rollbacks.base import ALREADY_UNDONE, DEFERRED, FAILED, REFUSED
+from .rollbacks.base import ALREADY_UNDONE, DEFERRED, FAILED, REFUSED, ROLLED_BACK
 
 ALERTED = "alerted"
 
@@ -104,8 +105,12 @@ class Enforcer:
             report.skipped_reason = f"made by the guardrail itself ({actor})"
             return report
         eks = self.eks_for_region(change.meta.region)
-        report.findings = evaluate(change, self.org, self._observed_state(eks, change))
-        tag_remedies = self._exemption_tags(eks, change, report.findings)
+        try:
+            observed = self._observed_state(eks, change)
+        except (ClientError, BotoCoreError) as error:
+            return self._unobservable(change, report, error)
+        report.findings = evaluate(change, self.org, observed)
+        tag_remedies = self._exemption_tags(eks, change, report)
         if self.tags is not None and self.tags.handles(change):
             report.outcomes = self._outcomes(report.findings, tag_remedies)
             return report
@@ -131,14 +136,67 @@ class Enforcer:
 
     # --- steps ------------------------------------------------------------------------------
 
-    def _exemption_tags(self, eks: EksAccessEntries, change: Change, findings: list[Finding]) -> list[Remedy]:
-        """Who set the exemption tag (tag events, and tags given at creation)."""
+    def _exemption_tags(self, eks: EksAccessEntries, change: Change, report: Report) -> list[Remedy]:
+        """Who set the exemption tag (tag events, and tags given at creation).
+
+        A failure (recording a grant, revoking it, removing the tag) is alerted as `failed`
+        and raised, so Lambda retries the event and the dead-letter queue keeps it."""
         if self.tags is None or not isinstance(change, (ResourceTagged, ResourceUntagged, AccessEntryCreated, ClusterCreated)):
             return []
         try:
-            return self.tags.enforce(change, findings, eks)
+            remedies = self.tags.enforce(change, report.findings, eks)
+            if remedies and isinstance(change, ResourceTagged) and self.org.mode == "enforce":
+                self._clear_tag_pending(change)  # e.g. a Lambda retry that now succeeded
+            return remedies
         except (ClientError, BotoCoreError) as error:
-            return [Remedy("exemption-tag", None, RollbackResult(FAILED, f"failed: {type(error).__name__}: {_short(error)}"))]
+            report.error = report.error or error
+            self._keep_tag_pending(eks, change)
+            detail = f"failed after retries: {type(error).__name__}: {_short(error)}; Lambda retries, then the dead-letter queue keeps the event"
+            message = f"the exemption tag on {getattr(change, 'resource_arn', None) or getattr(change, 'cluster', '')} could not be checked or recorded"
+            finding = make_finding("exemption-tag", change, self.org, Violation(message))
+            return [Remedy("exemption-tag", None, RollbackResult(FAILED, detail), finding)]
+
+    def _keep_tag_pending(self, eks: EksAccessEntries, change: Change) -> None:
+        """A removal of an untrusted exemption tag that failed: retried with the entry's (or the
+        cluster's) pending decisions on the next event of the cluster and by the sweep."""
+        arn = change.resource_arn if isinstance(change, ResourceTagged) else None
+        if arn is None or self.tags is None or self.org.mode != "enforce":
+            return
+        if may_set_exemption_tag(self.org, change.meta.actor.principal_arn):
+            return  # a grant that could not be recorded: only the event's retry can record who set it
+        try:
+            cluster, key = self.tags.owner(arn, eks)
+            record = {"status": FAILED, "detail": "the exemption tag could not be removed yet", "untag": arn}
+            self.pending.update(change.meta.account, change.meta.region, cluster, {key: record})
+        except (ClientError, BotoCoreError):
+            pass  # the event is raised (Lambda retries it); the state still shows the untrusted tag
+
+    def _clear_tag_pending(self, change: ResourceTagged) -> None:
+        resource = change.resource_arn.split(":", 5)[-1]
+        cluster = resource.partition("/")[2].split("/", 1)[0]
+        waiting = self.pending.of_cluster(change.meta.account, change.meta.region, cluster)
+        done = {key: None for key, record in waiting.items() if record.get("untag") == change.resource_arn}
+        self.pending.update(change.meta.account, change.meta.region, cluster, done)
+
+    def _unobservable(self, change: Change, report: Report, error: Exception) -> Report:
+        """The tags that decide exemptions could not be read: act on nothing (an exempt change must
+        not be rolled back by guesswork), say `failed`, keep it pending, and raise (Lambda retries)."""
+        report.error = error
+        report.findings = evaluate(change, self.org, None)
+        detail = (
+            f"failed after retries: could not read the tags that decide exemptions ({type(error).__name__}: {_short(error, 200)}); "
+            "Lambda retries, then the dead-letter queue keeps the event; the next event of the cluster and the sweep retry it"
+        )
+        report.outcomes = [
+            Outcome(f, FAILED, detail) if f.action == "rollback" else Outcome(f, ALERTED, _alert_detail(f)) for f in report.findings
+        ]
+        principal = getattr(change, "principal_arn", None)
+        if principal and isinstance(change, ACCESS_ENTRY_CHANGES) and self.org.mode == "enforce":
+            try:
+                self.pending.update(change.meta.account, change.meta.region, change.cluster, {principal: {"status": FAILED, "detail": detail[:500]}})
+            except (ClientError, BotoCoreError):
+                pass  # the raise below still makes Lambda retry; the sweep sees the state anyway
+        return report
 
     def _observed_state(self, eks: EksAccessEntries, change: Change) -> ObservedState | None:
         """Tags of the entry and cluster (only those an allowed principal set), read only when a
@@ -187,7 +245,11 @@ class Enforcer:
         for principal, born_bad_at in targets:
             trigger = frozenset(f.rule for f in report.findings if f.action == "rollback") if principal == change.principal_arn else frozenset()
             try:
-                done = reconciler.reconcile(cluster, principal, born_bad_at=born_bad_at, trigger_rules=trigger)
+                done = retry_untag(self.tags, eks, pending.get(principal), principal)
+                if not principal.startswith("tag:"):
+                    reconciled = reconciler.reconcile(cluster, principal, born_bad_at=born_bad_at, trigger_rules=trigger)
+                    reconciled.remedies = done.remedies + reconciled.remedies
+                    done = reconciled
             except (ClientError, BotoCoreError) as error:
                 report.error = report.error or error
                 done = Reconciliation(principal, [Remedy("reconcile", None, RollbackResult(FAILED, f"failed after retries: {type(error).__name__}: {_short(error)}; Lambda retries, then the dead-letter queue keeps the event; the sweep retries too"), whole_entry=True)])
@@ -196,7 +258,7 @@ class Enforcer:
                 done.remedies = [r for r in done.remedies if r.result.status != pending[principal].get("status")]
             done.remedies = [_with_finding(r, done, self.org, account, region, cluster, principal) for r in done.remedies]
             remedies += done.remedies
-            updates[principal] = _pending_record(done, born_bad_at)
+            updates[principal] = _pending_record(done, born_bad_at, pending.get(principal))
             if done.compliant:
                 self._remember_entry(account, region, done.current, source=f"{change.meta.event_name} {change.meta.event_id}")
             elif isinstance(change, AccessEntryDeleted) and principal == change.principal_arn and done.current is None and not done.remedies:
@@ -278,6 +340,15 @@ class Enforcer:
             self.ledger.put(account, region, entry, source=source)
 
 
+def retry_untag(tags: TagGuard | None, eks: EksAccessEntries, record: Mapping[str, Any] | None, principal: str) -> Reconciliation:
+    """The tag removal a pending decision waits for, if any (raises while AWS still fails)."""
+    done = Reconciliation(principal)
+    if tags is not None and record and record.get("untag"):
+        remedy = tags.remove_untrusted(str(record["untag"]), eks)
+        done.remedies.append(remedy or Remedy("exemption-tag", None, RollbackResult(ALREADY_UNDONE, "the exemption tag is gone, or an allowed principal set it since")))
+    return done
+
+
 def _same_principal(remedy: Remedy, finding: Finding) -> bool:
     return remedy.finding is None or remedy.finding.principal_arn == finding.principal_arn
 
@@ -290,14 +361,19 @@ def _with_finding(remedy: Remedy, done: Reconciliation, org: OrgRules, account: 
     return replace(remedy, finding=state_finding(remedy.rule if remedy.rule != "reconcile" else "protected-entry", entry, org, account, region, message))
 
 
-def _pending_record(done: Reconciliation, born_bad_at: datetime | None) -> dict[str, Any] | None:
+def _pending_record(done: Reconciliation, born_bad_at: datetime | None, before: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """What stays pending after this attempt (None: nothing), keeping a tag removal not yet done."""
+    record: dict[str, Any] | None = None
     unresolved = done.unresolved
-    if not unresolved:
-        return None
-    worst = unresolved[0].result
-    record: dict[str, Any] = {"status": worst.status, "detail": worst.detail[:500]}
-    if born_bad_at is not None:
-        record["born_bad_at"] = born_bad_at.isoformat()
+    if unresolved:
+        worst = unresolved[0].result
+        record = {"status": worst.status, "detail": worst.detail[:500]}
+        if born_bad_at is not None:
+            record["born_bad_at"] = born_bad_at.isoformat()
+    untag = (before or {}).get("untag")
+    untagged = any(r.rule == "exemption-tag" and r.result.status in (ROLLED_BACK, ALREADY_UNDONE) for r in done.remedies)
+    if untag and not untagged:
+        record = {**(record or {"status": FAILED, "detail": "the exemption tag could not be removed yet"}), "untag": untag}
     return record
 
 

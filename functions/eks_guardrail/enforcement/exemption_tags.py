@@ -19,8 +19,8 @@ from ..rules.exemption_tag import may_set_exemption_tag
 from .reconcile import Remedy
 from .rollbacks.base import ALREADY_UNDONE, ROLLED_BACK, RollbackResult
 
-#: EKS writes the tag guard makes.
-PERMISSIONS: tuple[str, ...] = ("eks:UntagResource",)
+#: EKS calls the tag guard makes (reading a resource's tags again when it retries a removal).
+PERMISSIONS: tuple[str, ...] = ("eks:UntagResource", "eks:ListTagsForResource")
 
 
 class Grants(Protocol):
@@ -73,6 +73,31 @@ class TagGuard:
         else:
             result = RollbackResult(ALREADY_UNDONE, f"{resource} no longer exists")
         return [Remedy("exemption-tag", None, result)]
+
+    def remove_untrusted(self, resource_arn: str, eks: EksAccessEntries) -> Remedy | None:
+        """Retry of a removal that failed: the tag as it is now, removed unless an allowed
+        principal set it since (None: nothing left to do)."""
+        tag = self.org.exemptions.tag
+        if tag is None:
+            return None
+        tags = eks.tags_of(resource_arn)
+        if tags is None or tag.key not in tags or self.grants.granted(resource_arn, tags[tag.key]):
+            return None
+        eks.untag(resource_arn, [tag.key])
+        return Remedy("exemption-tag", None, RollbackResult(ROLLED_BACK, f"removed the exemption tag {tag.key} from {resource_arn}"))
+
+    def owner(self, resource_arn: str, eks: EksAccessEntries) -> tuple[str, str]:
+        """(cluster, pending-decision key) of a tagged resource: the entry's principal, or
+        `tag:<ARN>` for a cluster (or an entry that is gone)."""
+        resource = resource_arn.split(":", 5)[-1]
+        kind, _, rest = resource.partition("/")
+        cluster = rest.split("/", 1)[0]
+        if kind == "access-entry":
+            for principal in eks.list_principals(cluster):
+                entry = eks.describe_entry(cluster, principal, with_associations=False)
+                if entry is not None and entry.arn == resource_arn:
+                    return cluster, principal
+        return cluster, f"tag:{resource_arn}"
 
     def _resource_arn(self, change: Any, eks: EksAccessEntries) -> str | None:
         if isinstance(change, ResourceTagged):

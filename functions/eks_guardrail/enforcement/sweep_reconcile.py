@@ -18,7 +18,7 @@ from ..config import OrgRules
 from ..engine import ObservedState
 from ..findings import Finding
 from ..sweep.snapshot import ClusterSnapshot
-from .enforcer import Outcome, Pending, _parse_time, _pending_record, _with_finding
+from .enforcer import Outcome, Pending, _parse_time, _pending_record, _with_finding, retry_untag
 from .exemption_tags import TagGuard
 from .reconcile import REMEDY_KIND, Reconciler, Reconciliation, Remedy, acceptable
 from .rollbacks.base import FAILED, RollbackResult, protected_principals
@@ -61,10 +61,14 @@ def reconcile_cluster(
     for principal in sorted(targets, key=lambda p: (not matches_any(protected, p), p)):
         born_bad = _parse_time(waiting.get(principal, {}).get("born_bad_at"))
         try:
-            done = reconciler.reconcile(cluster, principal, born_bad_at=born_bad)
+            done = retry_untag(tags, eks, waiting.get(principal), principal)
+            if not principal.startswith("tag:"):
+                reconciled = reconciler.reconcile(cluster, principal, born_bad_at=born_bad)
+                reconciled.remedies = done.remedies + reconciled.remedies
+                done = reconciled
         except (ClientError, BotoCoreError) as error:
             done = Reconciliation(principal, [Remedy("reconcile", None, RollbackResult(FAILED, f"failed: {type(error).__name__}: {error}"[:300]), whole_entry=True)])
-        updates[principal] = _pending_record(done, born_bad)
+        updates[principal] = _pending_record(done, born_bad, waiting.get(principal))
         if done.remedies:
             acted.add(principal)
         seen: set[int] = set()
