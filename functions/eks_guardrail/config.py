@@ -174,6 +174,8 @@ def org_rules_from_data(data: Any, *, source: str = "org rules") -> OrgRules:
         return build(OrgRules, dict(data))
     except SchemaError as error:
         raise ConfigError(source, error.problems) from None
+    except RecursionError:
+        raise ConfigError(source, ["(top level): nested too deeply"]) from None
 
 
 def load_org_rules(path: str | Path) -> OrgRules:
@@ -212,3 +214,8 @@ def parse_yaml(text: str, *, source: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(source, [f"{where}not valid YAML: {getattr(error, 'problem', None) or error}"]) from None
+    except ConfigError:
+        raise
+    except (ValueError, RecursionError) as error:
+        # beyond Python's limits: an integer of thousands of digits, nesting thousands deep
+        raise ConfigError(source, [f"not usable YAML: {type(error).__name__}: {str(error)[:200]}"]) from None

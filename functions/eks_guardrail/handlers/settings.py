@@ -67,6 +67,8 @@ def _org_rules(env: Mapping[str, str]) -> OrgRules:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise SettingsError(f"{source}: not valid JSON: {error.msg}") from None
+    except (ValueError, RecursionError) as error:  # a number of thousands of digits, nesting thousands deep
+        raise SettingsError(f"{source}: not usable JSON: {type(error).__name__}") from None
     try:
         return org_rules_from_data(data, source=source)
     except ConfigError as error:
