@@ -37,7 +37,13 @@ def test_empty_file_takes_documented_defaults(tmp_path):
     assert org == OrgRules()
     assert org.mode == "monitor"
     assert {rule_id: org.settings(rule_id).action for rule_id in REGISTRY} == {rule_id: "alert" for rule_id in REGISTRY}
-    assert set(org.settings("admin-policy").policies) == {"AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy"}
+    # every access policy that reads Secrets or writes RBAC (AdminView reads Secrets: it was missing)
+    policies = org.settings("admin-policy").policies
+    assert set(policies) == {
+        "AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy", "AmazonEKSAdminViewPolicy",
+        "AmazonEKSSecretReaderPolicy", "AmazonEKSSecretAdminPolicy", "AmazonEKSEditPolicy",
+    }
+    assert policies["AmazonEKSEditPolicy"].allow_namespaced and not policies["AmazonEKSAdminViewPolicy"].allow_namespaced
     assert org.settings("namespace-scope").protected_namespaces == ("kube-system",)
     assert org.settings("authentication-mode").allowed_modes == ("API", "API_AND_CONFIG_MAP")
 

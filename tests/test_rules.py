@@ -49,6 +49,8 @@ CASES = [
          {"policies": {"AmazonEKSClusterAdminPolicy": {"allow": [ADMIN]}}}, "cluster admin to unlisted role"),
     Case("admin-policy", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy"), None,
          {"policies": {"AmazonEKSClusterAdminPolicy": {"allow": ["arn:aws:iam::*:role/PlatformAdmin"]}}}, "allow-listed"),
+    Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSAdminViewPolicy"), "AmazonEKSAdminViewPolicy", id="reads Secrets: privileged by default"),
+    Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSViewPolicy"), None, id="View reads no Secrets"),
     Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSAdminPolicy"), "cluster-wide it is reserved",
          {"policies": {"AmazonEKSAdminPolicy": {"allow": [ADMIN], "allow_namespaced": True}}}, "namespaced-only policy cluster-wide"),
     Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSAdminPolicy", namespaces=["team-a"]), None,

@@ -49,6 +49,20 @@ ACCESS_POLICY_NAMES: tuple[str, ...] = (
 
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 
+#: Access policies that read Secrets or write RBAC: `admin-policy`'s default privileged set,
+#: name -> (why, whether anyone may hold it scoped to namespaces by default). Sources: the EKS
+#: User Guide's access-policy permissions and Kubernetes' user-facing roles (docs/aws-facts.md C).
+PRIVILEGED_ACCESS_POLICIES: dict[str, tuple[str, bool]] = {
+    "AmazonEKSClusterAdminPolicy": ("every verb on every resource, cluster-wide (Kubernetes cluster-admin)", False),
+    "AmazonEKSAdminPolicy": ("writes Roles and RoleBindings, reads and writes Secrets, impersonates service accounts (Kubernetes admin)", False),
+    "AmazonEKSAdminViewPolicy": ("reads every resource, Secrets included", False),
+    "AmazonEKSSecretReaderPolicy": ("reads Secrets", False),
+    "AmazonEKSSecretAdminPolicy": ("reads and writes Secrets", False),
+    # Kubernetes `edit` reads and writes Secrets and impersonates service accounts in its namespaces;
+    # common for teams in their own namespaces, so namespaced holders pass by default.
+    "AmazonEKSEditPolicy": ("reads and writes Secrets, impersonates service accounts (Kubernetes edit)", True),
+}
+
 #: "Designated for AWS service-linked roles only and cannot be used with customer-managed
 #: roles" (EKS User Guide, access policy reference).
 SERVICE_LINKED_ONLY_POLICIES: frozenset[str] = frozenset(

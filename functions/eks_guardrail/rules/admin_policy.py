@@ -9,7 +9,7 @@ from typing import Annotated, Iterator
 
 
 from ..arns import matches_any
-from ..aws_catalog import ACCESS_POLICY_ARN_PREFIX, ACCESS_POLICY_NAMES, policy_name
+from ..aws_catalog import ACCESS_POLICY_ARN_PREFIX, ACCESS_POLICY_NAMES, PRIVILEGED_ACCESS_POLICIES, policy_name
 from ..changes import AccessPolicyAssociated
 from ..findings import Violation
 from ..schema import Check
@@ -25,7 +25,8 @@ class PolicyGrant:
 
 
 def _default_policies() -> dict[str, PolicyGrant]:
-    return {"AmazonEKSClusterAdminPolicy": PolicyGrant(), "AmazonEKSAdminPolicy": PolicyGrant()}
+    """Every access policy that reads Secrets or writes RBAC (`aws_catalog.PRIVILEGED_ACCESS_POLICIES`)."""
+    return {name: PolicyGrant(allow_namespaced=namespaced) for name, (_, namespaced) in PRIVILEGED_ACCESS_POLICIES.items()}
 
 
 def _access_policy(key: str) -> str:
