@@ -90,7 +90,11 @@ CASES = [
     Case("protected-entry", ct.delete_access_entry(DEV), None, {"principals": [ADMIN]}, "unprotected entry"),
     Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy", namespaces=["default"]),
          "scoped AmazonEKSClusterAdminPolicy to namespaces default", {"principals": [ADMIN]}, "narrowed to namespaces"),
-    Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy"), None, {"principals": [ADMIN]}, "given cluster-wide"),    # exemption-tag
+    Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy"), None, {"principals": [ADMIN]}, "given cluster-wide"),    # node-entry-principal (the role's trust policy is judged with state: tests/enforcement/test_node_entries.py)
+    Case("node-entry-principal", ct.create_access_entry(ct.user_arn("alice"), entry_type="FARGATE_LINUX"), "not an IAM role", id="a user as a Fargate node"),
+    Case("node-entry-principal", ct.create_access_entry(ct.role_arn("pods"), entry_type="FARGATE_LINUX"), None,
+         {"node_roles": ["arn:aws:iam::*:role/pods"]}, "a listed pod execution role"),
+    # exemption-tag
     Case("exemption-tag", ct.create_access_entry(DEV, tags={"guardrail": "exempt"}), "exemption tag guardrail=exempt",
          org={"exemptions": {"tag": {"key": "guardrail", "value": "exempt", "set_by": ["arn:aws:iam::*:role/PlatformAdmin"]}}}, id="set by anyone"),
     Case("exemption-tag", ct.create_access_entry(DEV, tags={"guardrail": "exempt"}), None,

@@ -29,6 +29,8 @@ class ObservedState:
     entry_tags: Mapping[str, str] | None = None
     cluster_tags: Mapping[str, str] | None = None
     entry_type: str | None = None
+    #: For a role: the service principals its trust policy allows (None: unknown).
+    principal_trusted_services: frozenset[str] | None = None
 
 
 def evaluate(change: Change, org: OrgRules, state: ObservedState | None = None) -> list[Finding]:
@@ -44,7 +46,8 @@ def evaluate(change: Change, org: OrgRules, state: ObservedState | None = None) 
         settings = org.settings(rule_id)
         if settings.action == "off":
             continue
-        for violation in spec.check(change, settings, org):
+        violations = spec.check(change, settings, org, state) if spec.needs_state else spec.check(change, settings, org)
+        for violation in violations:
             findings.append(make_finding(rule_id, change, org, violation, exemption=exemption))
     return findings
 

@@ -38,4 +38,6 @@ FUNCTIONS = ("access-entry", "iam-principal", "sweep")
 
 
 def iam_permissions(function: str) -> frozenset[str]:
+    if function == "access-entry":
+        return frozenset({"iam:GetRole"})  # a node-type entry's role: its trust policy (node-entry-principal)
     return IAM_READS if function in ("iam-principal", "sweep") else frozenset()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ class PrincipalStatus:
     unique_id: str | None = None
     #: The current ARN (with its path) when it exists.
     current_arn: str | None = None
+    #: Roles: the service principals its trust policy lets assume it (None: a user, or unknown).
+    trusted_services: frozenset[str] | None = None
 
 
 class IamPrincipals:
@@ -57,4 +60,39 @@ class IamPrincipals:
             if error.response.get("Error", {}).get("Code") == "NoSuchEntity":
                 return PrincipalStatus(arn, exists=False)
             raise
-        return PrincipalStatus(arn, True, data.get("CreateDate"), unique_id, data.get("Arn"))
+        trusted = _trusted_services(data.get("AssumeRolePolicyDocument")) if kind == "role" else None
+        return PrincipalStatus(arn, True, data.get("CreateDate"), unique_id, data.get("Arn"), trusted)
+
+    def trusted_services(self, principal_arn: str) -> frozenset[str] | None:
+        """Service principals the role's trust policy allows to assume it (node roles trust
+        `ec2.amazonaws.com`, pod execution roles `eks-fargate-pods.amazonaws.com`, ...); None
+        when unknown (a user, another account's role, a role that does not exist)."""
+        status = self.status(principal_arn)
+        return status.trusted_services if status is not None and status.exists else None
+
+
+def _trusted_services(document: Any) -> frozenset[str]:
+    """`Principal.Service` of the Allow statements granting sts:AssumeRole (boto3 decodes the
+    URL-encoded policy into a dict; a string is parsed too)."""
+    if isinstance(document, str):
+        from urllib.parse import unquote
+
+        try:
+            document = json.loads(unquote(document))
+        except ValueError:
+            return frozenset()
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    if isinstance(statements, dict):
+        statements = [statements]
+    services: set[str] = set()
+    for statement in statements:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions if isinstance(a, str)):
+            continue
+        principal = statement.get("Principal", {})
+        service = principal.get("Service", []) if isinstance(principal, dict) else []
+        services.update([service] if isinstance(service, str) else [x for x in service if isinstance(x, str)])
+    return frozenset(services)

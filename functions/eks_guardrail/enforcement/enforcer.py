@@ -97,6 +97,8 @@ class Enforcer:
     pending: Pending = field(default_factory=NoPending)
     #: Who set the exemption tags (tags set by anyone else are not honoured).
     tags: TagGuard | None = None
+    #: `(account, role ARN) -> service principals its trust policy allows` (node-entry-principal).
+    principal_trust: Callable[[str, str], frozenset[str] | None] | None = None
 
     def handle(self, change: Change) -> Report:
         report = Report(change)
@@ -109,7 +111,7 @@ class Enforcer:
             observed = self._observed_state(eks, change)
         except (ClientError, BotoCoreError) as error:
             return self._unobservable(change, report, error)
-        report.findings = evaluate(change, self.org, observed)
+        report.findings = evaluate(change, self.org, self._with_trust(change, observed))
         tag_remedies = self._exemption_tags(eks, change, report)
         if self.tags is not None and self.tags.handles(change):
             report.outcomes = self._outcomes(report.findings, tag_remedies)
@@ -215,6 +217,16 @@ class Enforcer:
             cluster_tags=self._trusted(cluster.arn if cluster else None, cluster.tags if cluster else None),
             entry_type=entry.entry_type if entry else None,
         )
+
+    def _with_trust(self, change: Change, observed: ObservedState | None) -> ObservedState | None:
+        """A node-type entry's role: which services its trust policy allows (unknown on failure)."""
+        if self.principal_trust is None or not isinstance(change, AccessEntryCreated) or change.entry_type == "STANDARD":
+            return observed
+        try:
+            trusted = self.principal_trust(change.meta.account, change.principal_arn)
+        except (ClientError, BotoCoreError):
+            trusted = None  # unknown: the rule does not guess; the sweep judges it again
+        return replace(observed or ObservedState(), principal_trusted_services=trusted)
 
     def _trusted(self, resource_arn: str | None, tags: Mapping[str, str] | None) -> Mapping[str, str] | None:
         if tags is None:

@@ -10,6 +10,7 @@ import logging
 from typing import Any, Callable
 
 from ..adapters.eks import eks_access_for
+from ..adapters.iam import IamPrincipals
 from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger, ExemptionTagGrants, PendingDecisions
 from ..alerts.channels import post_json
 from ..changes import EventParseError, check_actionable, event_id_of, Skipped, parse_event
@@ -42,6 +43,7 @@ class AccessEntryApp:
             deferred_removals=lambda account: DeferredCreatorRemovals(clients.client("dynamodb"), settings.ledger_table, account),
             pending=PendingDecisions(clients.client("dynamodb"), settings.ledger_table),
             tags=TagGuard(settings.org, ExemptionTagGrants(clients.client("dynamodb"), settings.ledger_table)),
+            principal_trust=lambda account, arn: IamPrincipals(clients.client("iam"), account).trusted_services(arn),
         )
         self.reporter = Reporter(settings, clients, metrics=metrics, slack_post=slack_post)
         self._handle_once = self._idempotent(clients) if settings.idempotency_table else self._handle

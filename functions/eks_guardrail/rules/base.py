@@ -63,6 +63,8 @@ class RuleSpec:
     check: Check | None
     #: Whether the rule judges node/Fargate/hybrid (non-STANDARD) entries.
     judges_node_entries: bool = False
+    #: Whether the check takes a 4th argument: the `ObservedState` the caller read from AWS.
+    needs_state: bool = False
 
 
 REGISTRY: dict[str, RuleSpec] = {}
@@ -76,6 +78,7 @@ def rule(
     handles: tuple[type, ...],
     severity: str,
     judges_node_entries: bool = False,
+    needs_state: bool = False,
 ) -> Callable[[Check], Check]:
     """Register a rule's check under its id (the key used in the org-rules file)."""
 
@@ -90,6 +93,7 @@ def rule(
             default_severity=severity,
             check=check,
             judges_node_entries=judges_node_entries,
+            needs_state=needs_state,
         )
         return check
 

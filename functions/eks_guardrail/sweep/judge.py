@@ -90,6 +90,7 @@ def judge_cluster(
     account: str,
     org: OrgRules,
     principal_status: Callable[[str], PrincipalStatus | None],
+    principal_trust: Callable[[str], frozenset[str] | None] | None = None,
 ) -> tuple[list[Finding], list[StaleFinding]]:
     """Findings for one cluster's state, and the stale principals among them."""
     findings: list[Finding] = []
@@ -99,7 +100,10 @@ def judge_cluster(
         mode_change = ClusterConfigUpdated(_meta(account, snapshot.region, snapshot.name), snapshot.name, snapshot.authentication_mode)
         findings += evaluate(mode_change, org, cluster_state)
     for entry in snapshot.entries:
-        entry_state = ObservedState(entry_tags=entry.tags, cluster_tags=snapshot.tags, entry_type=entry.entry_type)
+        trusted = principal_trust(entry.principal_arn) if principal_trust and entry.entry_type != STANDARD else None
+        entry_state = ObservedState(
+            entry_tags=entry.tags, cluster_tags=snapshot.tags, entry_type=entry.entry_type, principal_trusted_services=trusted
+        )
         changes = entry_as_changes(entry, account, snapshot.region)
         for change in changes:
             findings += evaluate(change, org, entry_state)

@@ -43,7 +43,7 @@ def sweep_account(
             result.errors.append(f"{snapshot.region}/{snapshot.name}: {snapshot.error}")
             continue
         try:
-            findings, stale = judge_cluster(snapshot, account, org, principals.status)
+            findings, stale = judge_cluster(snapshot, account, org, principals.status, principals.trusted_services)
         except (ClientError, BotoCoreError) as error:  # e.g. iam:GetRole denied
             result.errors.append(f"{snapshot.region}/{snapshot.name}: cannot judge: {type(error).__name__}: {error}")
             continue
