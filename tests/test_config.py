@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from eks_guardrail.aws_catalog import ACCESS_POLICY_NAMES, PRIVILEGED_ACCESS_POLICIES
 from eks_guardrail.config import ConfigError, OrgRules, load_org_rules, org_rules_from_data
 from eks_guardrail.rules import REGISTRY
 
@@ -28,6 +29,9 @@ def test_example_file_loads_with_every_rule_configured():
     assert admin.action == "rollback"
     assert admin.policies["AmazonEKSAdminPolicy"].allow_namespaced is True
     assert org.settings("stale-principal").action == "alert"
+    assert org.settings("node-entry-principal").node_roles == ("arn:aws:iam::*:role/eks-node-*", "arn:aws:iam::*:role/eks-fargate-pods")
+    # giving `policies` replaces the default: the example lists every privileged policy again
+    assert set(PRIVILEGED_ACCESS_POLICIES) <= set(admin.policies)
 
 
 def test_empty_file_takes_documented_defaults(tmp_path):
@@ -43,7 +47,12 @@ def test_empty_file_takes_documented_defaults(tmp_path):
         "AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy", "AmazonEKSAdminViewPolicy",
         "AmazonEKSSecretReaderPolicy", "AmazonEKSSecretAdminPolicy", "AmazonEKSEditPolicy",
     }
-    assert policies["AmazonEKSEditPolicy"].allow_namespaced and not policies["AmazonEKSAdminViewPolicy"].allow_namespaced
+    assert set(policies) == set(PRIVILEGED_ACCESS_POLICIES), "the default is the catalogue's set, defined once"
+    assert all(grant.allow == () for grant in policies.values()), "nobody is allowed any of them by default"
+    # Edit is the one a team may hold in its own namespaces; the others read Secrets at any scope
+    assert {name for name, grant in policies.items() if grant.allow_namespaced} == {"AmazonEKSEditPolicy"}
+    assert "AmazonEKSViewPolicy" not in policies  # reads no Secrets
+    assert org.settings("node-entry-principal").node_roles == ()
     assert org.settings("namespace-scope").protected_namespaces == ("kube-system",)
     assert org.settings("authentication-mode").allowed_modes == ("API", "API_AND_CONFIG_MAP")
 
@@ -78,6 +87,8 @@ def test_unknown_keys_list_what_is_allowed():
         ({"rules": {"admin-policy": {"policies": {"AmazonEKSClusterAdminPolcy": {}}}}}, "rules.admin-policy.policies.AmazonEKSClusterAdminPolcy", "did you mean AmazonEKSClusterAdminPolicy"),
         ({"rules": {"admin-policy": {"policies": {"arn:aws:iam::aws:policy/AdministratorAccess": {}}}}}, "rules.admin-policy.policies.arn:aws:iam::aws:policy/AdministratorAccess", "not an access policy ARN"),
         ({"rules": {"protected-entry": {"principals": ["arn:aws:iam::*:role/A"], "action": "delete"}}}, "rules.protected-entry.action", "'rollback'"),
+        ({"rules": {"node-entry-principal": {"action": "rollback"}}}, "rules.node-entry-principal.action", "'off' or 'alert'"),
+        ({"rules": {"node-entry-principal": {"node_roles": ["eks-node-role"]}}}, "rules.node-entry-principal.node_roles[0]", "arn:aws:iam::*:role/Name"),
     ],
 )
 def test_bad_values_are_named_with_what_is_allowed(data, path, says):
@@ -85,6 +96,12 @@ def test_bad_values_are_named_with_what_is_allowed(data, path, says):
     assert len(found) == 1, found
     assert found[0].startswith(f"{path}: "), found
     assert says in found[0]
+
+
+def test_the_privileged_set_names_known_policies_each_with_a_reason():
+    assert set(PRIVILEGED_ACCESS_POLICIES) <= set(ACCESS_POLICY_NAMES)
+    assert {"AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy"} <= set(PRIVILEGED_ACCESS_POLICIES)
+    assert all(reason.strip() for reason, _ in PRIVILEGED_ACCESS_POLICIES.values())
 
 
 def test_policies_may_be_given_by_full_arn_even_when_newer_than_our_list():

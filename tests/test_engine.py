@@ -96,3 +96,73 @@ def test_findings_serialise_with_the_documented_fields():
     for key in ("rule", "severity", "action", "exempt", "message", "principal_arn", "cluster", "actor_arn", "event_id", "account", "region"):
         assert key in data
     assert data["principal_arn"] == USER and data["cluster"] == "prod"
+
+
+# --- ObservedState.principal_trusted_services: what a node-type entry's role trusts ---------
+
+HUMAN = ct.role_arn("Developer")
+
+
+def test_the_trust_field_is_unknown_unless_the_caller_read_it():
+    assert ObservedState().principal_trusted_services is None
+    change = parse_event(ct.create_access_entry(HUMAN, entry_type="FARGATE_LINUX"))
+    assert [f.rule for f in evaluate(change, org_rules_from_data({}))] == []  # unknown trust: no guessing
+    assert [f.rule for f in evaluate(change, org_rules_from_data({}), ObservedState(principal_trusted_services=None))] == []
+
+
+def test_a_known_trust_policy_decides_a_node_type_entry():
+    org = org_rules_from_data({})
+    change = parse_event(ct.create_access_entry(HUMAN, entry_type="FARGATE_LINUX"))
+    human = ObservedState(principal_trusted_services=frozenset())
+    finding = only(evaluate(change, org, human), "node-entry-principal")
+    assert (finding.severity, finding.action, finding.configured_action, finding.exempt) == ("high", "alert", "alert", False)
+    assert finding.principal_arn == HUMAN and "eks-fargate-pods.amazonaws.com" in finding.message
+    pods = ObservedState(principal_trusted_services=frozenset({"eks-fargate-pods.amazonaws.com"}))
+    assert evaluate(change, org, pods) == []
+    nodes = ObservedState(principal_trusted_services=frozenset({"ec2.amazonaws.com"}))  # a node role, not a pod execution role
+    assert only(evaluate(change, org, nodes), "node-entry-principal").rule == "node-entry-principal"
+
+
+def test_exemptions_severity_and_off_apply_to_findings_decided_by_trust():
+    change = parse_event(ct.create_access_entry(HUMAN, entry_type="HYBRID_LINUX"))
+    state = ObservedState(entry_type="HYBRID_LINUX", principal_trusted_services=frozenset())
+    by_principal = org_rules_from_data({"exemptions": {"principals": [HUMAN]}, "rules": {"node-entry-principal": {"severity": "critical"}}})
+    finding = only(evaluate(change, by_principal, state), "node-entry-principal")
+    assert finding.exempt and finding.severity == "critical" and finding.action == "alert"
+    assert evaluate(change, org_rules_from_data({"rules": {"node-entry-principal": {"action": "off"}}}), state) == []
+
+
+def test_node_type_entries_with_state_are_still_judged_only_by_node_rules():
+    org = org_rules_from_data({"rules": {"required-tags": {"tags": ["owner"]}}})
+    change = parse_event(ct.create_access_entry(ct.user_arn("mallory"), entry_type="EC2_LINUX"))
+    rules = {f.rule for f in evaluate(change, org, ObservedState(principal_trusted_services=frozenset()))}
+    assert rules == {"node-entry-principal", "required-tags"}  # prefer-roles does not judge node entries
+
+
+def test_the_engine_passes_its_state_only_to_checks_that_declare_they_need_it(monkeypatch):
+    from dataclasses import replace
+
+    from eks_guardrail.findings import Violation
+    from eks_guardrail.rules import REGISTRY
+
+    assert sorted(rule_id for rule_id, spec in REGISTRY.items() if spec.needs_state) == ["node-entry-principal"]
+    seen: list[tuple] = []
+
+    def three(change, settings, org):  # every other rule keeps its 3-argument check
+        seen.append(("three",))
+        yield Violation(f"{change.meta.actor.arn} three on {change.cluster}")
+
+    def four(change, settings, org, state):
+        seen.append(("four", state))
+        yield Violation(f"{change.meta.actor.arn} four on {change.cluster}")
+
+    monkeypatch.setitem(REGISTRY, "custom-username", replace(REGISTRY["custom-username"], check=three))
+    monkeypatch.setitem(REGISTRY, "node-entry-principal", replace(REGISTRY["node-entry-principal"], check=four))
+    change = parse_event(ct.create_access_entry(HUMAN))
+    state = ObservedState(principal_trusted_services=frozenset({"ec2.amazonaws.com"}))
+    findings = evaluate(change, org_rules_from_data({}), state)
+    assert {"custom-username", "node-entry-principal"} <= {f.rule for f in findings}
+    assert seen == [("three",), ("four", state)]
+    seen.clear()
+    evaluate(change, org_rules_from_data({}))
+    assert seen == [("three",), ("four", ObservedState())]  # no state given: an empty one, never None

@@ -14,12 +14,17 @@ import pytest
 import cloudtrail_builder as ct
 from eks_guardrail.changes import parse_event
 from eks_guardrail.config import org_rules_from_data
-from eks_guardrail.engine import evaluate
+from eks_guardrail.engine import ObservedState, evaluate
 from eks_guardrail.rules import REGISTRY
 
 ADMIN = ct.role_arn("PlatformAdmin")
 DEV = ct.role_arn("Developer")
 CI = ct.role_arn("ci", path="/automation/")
+#: What a caller read from a role's trust policy (node-entry-principal).
+TRUSTS_NO_SERVICE = ObservedState(principal_trusted_services=frozenset())  # e.g. trusts the account root
+TRUSTS_EC2 = ObservedState(principal_trusted_services=frozenset({"ec2.amazonaws.com"}))
+#: CloudTrail's userIdentity when an AWS service makes the call itself.
+EKS_SERVICE = {"type": "AWSService", "invokedBy": "eks.amazonaws.com"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class Case:
     id: str = ""
     #: Top-level org-rules keys the case needs besides its rule's settings.
     org: dict[str, Any] = field(default_factory=dict)
+    #: What the caller read from AWS (None: nothing).
+    state: ObservedState | None = None
 
 
 CASES = [
@@ -50,6 +57,12 @@ CASES = [
     Case("admin-policy", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy"), None,
          {"policies": {"AmazonEKSClusterAdminPolicy": {"allow": ["arn:aws:iam::*:role/PlatformAdmin"]}}}, "allow-listed"),
     Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSAdminViewPolicy"), "AmazonEKSAdminViewPolicy", id="reads Secrets: privileged by default"),
+    Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSSecretReaderPolicy", namespaces=["web"]), "AmazonEKSSecretReaderPolicy (namespaces web)",
+         id="reads Secrets, even in one namespace"),
+    Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSSecretAdminPolicy"), "AmazonEKSSecretAdminPolicy", id="writes Secrets"),
+    Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSEditPolicy"), "cluster-wide it is reserved to nobody",
+         id="Edit cluster-wide reads every Secret"),
+    Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSEditPolicy", namespaces=["web"]), None, id="Edit in a team's namespace"),
     Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSViewPolicy"), None, id="View reads no Secrets"),
     Case("admin-policy", ct.associate_access_policy(DEV, "AmazonEKSAdminPolicy"), "cluster-wide it is reserved",
          {"policies": {"AmazonEKSAdminPolicy": {"allow": [ADMIN], "allow_namespaced": True}}}, "namespaced-only policy cluster-wide"),
@@ -90,10 +103,34 @@ CASES = [
     Case("protected-entry", ct.delete_access_entry(DEV), None, {"principals": [ADMIN]}, "unprotected entry"),
     Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy", namespaces=["default"]),
          "scoped AmazonEKSClusterAdminPolicy to namespaces default", {"principals": [ADMIN]}, "narrowed to namespaces"),
-    Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy"), None, {"principals": [ADMIN]}, "given cluster-wide"),    # node-entry-principal (the role's trust policy is judged with state: tests/enforcement/test_node_entries.py)
+    Case("protected-entry", ct.associate_access_policy(ADMIN, "AmazonEKSClusterAdminPolicy"), None, {"principals": [ADMIN]}, "given cluster-wide"),
+    # node-entry-principal (the role's trust policy comes from the caller's ObservedState)
     Case("node-entry-principal", ct.create_access_entry(ct.user_arn("alice"), entry_type="FARGATE_LINUX"), "not an IAM role", id="a user as a Fargate node"),
+    Case("node-entry-principal", ct.create_access_entry(f"arn:aws:iam::{ct.ACCOUNT}:root", entry_type="EC2_LINUX"), "not an IAM role",
+         id="the account root as an EC2 node", state=TRUSTS_EC2),
+    Case("node-entry-principal", ct.create_access_entry(DEV, entry_type="FARGATE_LINUX"), "lets no eks-fargate-pods.amazonaws.com assume it",
+         id="a human role as a Fargate node", state=TRUSTS_NO_SERVICE),
+    Case("node-entry-principal", ct.create_access_entry(ct.role_arn("nodes"), entry_type="HYBRID_LINUX"),
+         "lets no rolesanywhere.amazonaws.com or ssm.amazonaws.com assume it", id="an EC2 node role as a hybrid node", state=TRUSTS_EC2),
+    Case("node-entry-principal", ct.create_access_entry(DEV, entry_type="HYPERPOD_LINUX"), "lets no sagemaker.amazonaws.com assume it",
+         id="a human role as a HyperPod node", state=TRUSTS_NO_SERVICE),
+    Case("node-entry-principal", ct.create_access_entry(DEV, entry_type="EC2", identity=ct.assumed_role_identity("AWSServiceRoleForAmazonEKS")),
+         "lets no ec2.amazonaws.com assume it", id="a look-alike of EKS's service-linked role", state=TRUSTS_NO_SERVICE),
     Case("node-entry-principal", ct.create_access_entry(ct.role_arn("pods"), entry_type="FARGATE_LINUX"), None,
-         {"node_roles": ["arn:aws:iam::*:role/pods"]}, "a listed pod execution role"),
+         {"node_roles": ["arn:aws:iam::*:role/pods"]}, "a listed pod execution role", state=TRUSTS_NO_SERVICE),
+    Case("node-entry-principal", ct.create_access_entry(ct.role_arn("pods"), entry_type="FARGATE_LINUX"), None,
+         id="a role trusting Fargate", state=ObservedState(principal_trusted_services=frozenset({"eks-fargate-pods.amazonaws.com"}))),
+    Case("node-entry-principal", ct.create_access_entry(ct.role_arn("edge"), entry_type="HYBRID_LINUX"), None,
+         id="a role trusting IAM Roles Anywhere", state=ObservedState(principal_trusted_services=frozenset({"rolesanywhere.amazonaws.com"}))),
+    Case("node-entry-principal", ct.create_access_entry(ct.role_arn("nodes"), entry_type="EC2_WINDOWS"), None,
+         id="a role trusting EC2 in the China partition", state=ObservedState(principal_trusted_services=frozenset({"ec2.amazonaws.com.cn"}))),
+    Case("node-entry-principal", ct.create_access_entry(DEV, entry_type="FARGATE_LINUX"), None, id="trust unknown: no guessing"),
+    Case("node-entry-principal", ct.create_access_entry(ct.user_arn("alice")), None, id="a STANDARD entry"),
+    Case("node-entry-principal", ct.create_access_entry(DEV, entry_type="EC2_LINUX", identity=EKS_SERVICE), None,
+         id="made by EKS itself", state=TRUSTS_NO_SERVICE),
+    Case("node-entry-principal", ct.create_access_entry(DEV, entry_type="FARGATE_LINUX", identity=ct.assumed_role_identity(
+        "AWSServiceRoleForAmazonEKSForFargate", session="AmazonEKS", path="/aws-service-role/eks-fargate.amazonaws.com/")), None,
+         id="made by EKS's service-linked role", state=TRUSTS_NO_SERVICE),
     # exemption-tag
     Case("exemption-tag", ct.create_access_entry(DEV, tags={"guardrail": "exempt"}), "exemption tag guardrail=exempt",
          org={"exemptions": {"tag": {"key": "guardrail", "value": "exempt", "set_by": ["arn:aws:iam::*:role/PlatformAdmin"]}}}, id="set by anyone"),
@@ -115,7 +152,7 @@ def _org(case: Case):
 def test_rule(case: Case):
     org = _org(case)
     change = parse_event(ct.eventbridge(case.record))
-    findings = [f for f in evaluate(change, org) if f.rule == case.rule]
+    findings = [f for f in evaluate(change, org, case.state) if f.rule == case.rule]
     if case.violation is None:
         assert findings == []
         return

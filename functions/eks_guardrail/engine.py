@@ -29,7 +29,8 @@ class ObservedState:
     entry_tags: Mapping[str, str] | None = None
     cluster_tags: Mapping[str, str] | None = None
     entry_type: str | None = None
-    #: For a role: the service principals its trust policy allows (None: unknown).
+    #: For a node-type entry's role: the service principals its trust policy allows to assume it
+    #: (None: unknown). Read by node-entry-principal, the one rule with `needs_state`.
     principal_trusted_services: frozenset[str] | None = None
 
 

@@ -1,4 +1,5 @@
-"""IAM principals as the stale-principal rule needs them: do they exist, since when, which id."""
+"""IAM principals as the rules need them: do they exist, since when, which id (stale-principal),
+which services their trust policy lets assume them (node-entry-principal)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
-from ..arns import parse_principal_arn
+from ..arns import parse_principal_arn, wildcard_match
 
 
 @dataclass(frozen=True)
@@ -71,28 +73,38 @@ class IamPrincipals:
         return status.trusted_services if status is not None and status.exists else None
 
 
-def _trusted_services(document: Any) -> frozenset[str]:
-    """`Principal.Service` of the Allow statements granting sts:AssumeRole (boto3 decodes the
-    URL-encoded policy into a dict; a string is parsed too)."""
-    if isinstance(document, str):
-        from urllib.parse import unquote
+#: Actions that let a trusted principal take up the role (`sts:TagSession` alone appears in
+#: trust policies of services that assume with session tags, e.g. IAM Roles Anywhere).
+_ASSUME_ACTIONS = ("sts:assumerole", "sts:tagsession")
 
+
+def _trusted_services(document: Any) -> frozenset[str]:
+    """`Principal.Service` of the Allow statements granting sts:AssumeRole or sts:TagSession
+    (`sts:*`, `*` and other wildcards included; IAM action names are case-insensitive).
+
+    GetRole returns the trust policy URL-encoded; botocore decodes it into a dict
+    (`json_decode_policies` on every IAM response), a string is decoded here too."""
+    if isinstance(document, str):
         try:
             document = json.loads(unquote(document))
         except ValueError:
             return frozenset()
-    statements = document.get("Statement", []) if isinstance(document, dict) else []
-    if isinstance(statements, dict):
-        statements = [statements]
+    statements = _as_list(document.get("Statement") if isinstance(document, dict) else None)
     services: set[str] = set()
     for statement in statements:
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions if isinstance(a, str)):
+        actions = [a.lower() for a in _as_list(statement.get("Action")) if isinstance(a, str)]
+        if not any(wildcard_match(pattern, action) for pattern in actions for action in _ASSUME_ACTIONS):
             continue
-        principal = statement.get("Principal", {})
-        service = principal.get("Service", []) if isinstance(principal, dict) else []
-        services.update([service] if isinstance(service, str) else [x for x in service if isinstance(x, str)])
+        principal = statement.get("Principal")
+        if isinstance(principal, dict):
+            services.update(s for s in _as_list(principal.get("Service")) if isinstance(s, str))
     return frozenset(services)
+
+
+def _as_list(value: Any) -> list[Any]:
+    """Policy elements are a single value or a list of them."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]

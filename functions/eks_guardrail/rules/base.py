@@ -1,20 +1,18 @@
 """The rule registry: a rule is one small module with a settings model and a pure check.
 
 A check is `check(change, settings, org) -> iterable of Violation`: no AWS calls, no I/O.
+A rule that needs what the caller read from AWS registers with `needs_state=True` and takes a
+4th argument, the engine's `ObservedState` (node-entry-principal: the role's trust policy).
 Register it with `@rule(...)`; `eks_guardrail.rules` imports every module in this package.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Literal
+from typing import Annotated, Any, Callable, Iterable, Literal
 
 from ..findings import Severity, Violation
 from ..schema import Before, Check as CheckValue
-
-if TYPE_CHECKING:
-    from ..config import OrgRules
 
 
 def _arn_pattern(value: str) -> str:
@@ -49,7 +47,8 @@ class AlertOnlySettings(RuleSettings):
     action: AlertOnlyAction = "alert"
 
 
-Check = Callable[[Any, Any, "OrgRules"], Iterable[Violation]]
+#: `check(change, settings, org)`, or `check(change, settings, org, state)` with `needs_state`.
+Check = Callable[..., Iterable[Violation]]
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,12 @@ def judge_cluster(
     principal_status: Callable[[str], PrincipalStatus | None],
     principal_trust: Callable[[str], frozenset[str] | None] | None = None,
 ) -> tuple[list[Finding], list[StaleFinding]]:
-    """Findings for one cluster's state, and the stale principals among them."""
+    """Findings for one cluster's state, and the stale principals among them.
+
+    `principal_status` answers stale-principal; `principal_trust` (role ARN -> the services its
+    trust policy allows, None when unknown) answers node-entry-principal and is asked for
+    node-type entries only. Both may raise ClientError (the caller reports the cluster).
+    """
     findings: list[Finding] = []
     stale_findings: list[StaleFinding] = []
     cluster_state = ObservedState(cluster_tags=snapshot.tags)
