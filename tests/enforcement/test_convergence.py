@@ -155,3 +155,28 @@ def test_an_exemption_pattern_does_not_cover_a_stranger_account(world):
     assert ("cross-account", "rolled-back") in outcomes(results)
     assert stranger not in world.entries("prod")
     assert ACCOUNT != "999988887777"
+
+
+def test_an_exempt_protected_entry_is_restored_every_time_it_is_deleted(world):
+    # a break-glass principal is typically both protected and exempt: the exemption lets it hold
+    # admin, it never lets anyone delete it (and a deletion never erases its restore point)
+    app = world.app(enforce_rules(exemptions={"principals": ["arn:aws:iam::*:role/Platform"]}))
+    world.deliver(app)
+    platform = world.role_arn("Platform")
+    for _ in range(2):
+        world.eks("attacker").delete_access_entry(clusterName="prod", principalArn=platform)
+        results = world.deliver(app)
+        assert ("protected-entry", "rolled-back") in outcomes(results)
+        assert world.entries("prod")[platform] == ["AmazonEKSClusterAdminPolicy@cluster"]
+
+
+def test_a_deletion_seen_in_monitor_keeps_the_protected_restore_point(world, guardrail):
+    platform = world.role_arn("Platform")
+    monitor = world.app(enforce_rules(mode="monitor"))
+    world.eks("attacker").delete_access_entry(clusterName="prod", principalArn=platform)
+    assert outcomes(world.deliver(monitor)) == [("protected-entry", "alerted")]
+
+    summary = world.sweep_app(enforce_rules()).handle()  # then the team switches to enforce
+
+    assert ("protected-entry", "rolled-back") in {(a["rule"], a["status"]) for a in summary["acted"]}
+    assert world.entries("prod")[platform] == ["AmazonEKSClusterAdminPolicy@cluster"]

@@ -35,7 +35,7 @@ from ..rules.exemption_tag import may_set_exemption_tag
 from .exemption_tags import TagGuard
 from .reconcile import UNRESOLVED, Reconciler, Reconciliation, Remedy, acceptable, state_finding
 from .rollbacks import ROLLBACKS, RollbackContext, RollbackResult
-from .rollbacks.base import ALREADY_UNDONE, DEFERRED, FAILED, REFUSED, ROLLED_BACK
+from .rollbacks.base import ALREADY_UNDONE, DEFERRED, FAILED, REFUSED, ROLLED_BACK, protected_principals
 
 ALERTED = "alerted"
 
@@ -271,7 +271,8 @@ class Enforcer:
             done.remedies = [_with_finding(r, done, self.org, account, region, cluster, principal) for r in done.remedies]
             remedies += done.remedies
             updates[principal] = _pending_record(done, born_bad_at, pending.get(principal))
-            if done.compliant:
+            if done.compliant or (done.exempt and not done.unresolved):
+                # an exempt entry's state is accepted as it is: it is still a protected entry's restore point
                 self._remember_entry(account, region, done.current, source=f"{change.meta.event_name} {change.meta.event_id}")
             elif isinstance(change, AccessEntryDeleted) and principal == change.principal_arn and done.current is None and not done.remedies:
                 self.ledger.delete(account, region, cluster, principal)
@@ -335,7 +336,10 @@ class Enforcer:
         """Monitor mode, or an exempt change: keep the ledger's last known good state."""
         account, region = change.meta.account, change.meta.region
         if isinstance(change, AccessEntryDeleted):
-            self.ledger.delete(account, region, change.cluster, change.principal_arn)
+            if not matches_any(protected_principals(self.org), change.principal_arn):
+                # A protected entry's record is its restore point: a deletion (even exempt, even
+                # in monitor) never erases it.
+                self.ledger.delete(account, region, change.cluster, change.principal_arn)
             return
         entry = eks.describe_entry(change.cluster, change.principal_arn)  # type: ignore[union-attr]
         if entry is None:

@@ -144,6 +144,7 @@ class Reconciler:
                 return result
             if restored:
                 current = self.eks.describe_entry(cluster, principal) or current
+                result.current = current
         findings = _state_findings(current, self.org, self.account, self.region, state)
         if any(f.exempt for f in findings) or _exempt(current, self.org, self.account, self.region, state):
             result.exempt = True
