@@ -32,7 +32,7 @@ from ..engine import ObservedState, evaluate, make_finding
 from ..findings import Finding, Violation
 from ..state import EntryState
 from ..rules.exemption_tag import may_set_exemption_tag
-from .exemption_tags import TagGuard
+from .exemption_tags import TagGuard, cluster_of
 from .reconcile import UNRESOLVED, Reconciler, Reconciliation, Remedy, acceptable, state_finding
 from .rollbacks import ROLLBACKS, RollbackContext, RollbackResult
 from .rollbacks.base import ALREADY_UNDONE, DEFERRED, FAILED, REFUSED, ROLLED_BACK, protected_principals
@@ -174,8 +174,7 @@ class Enforcer:
             pass  # the event is raised (Lambda retries it); the state still shows the untrusted tag
 
     def _clear_tag_pending(self, change: ResourceTagged) -> None:
-        resource = change.resource_arn.split(":", 5)[-1]
-        cluster = resource.partition("/")[2].split("/", 1)[0]
+        cluster = cluster_of(change.resource_arn)
         waiting = self.pending.of_cluster(change.meta.account, change.meta.region, cluster)
         done = {key: None for key, record in waiting.items() if record.get("untag") == change.resource_arn}
         self.pending.update(change.meta.account, change.meta.region, cluster, done)
@@ -257,14 +256,10 @@ class Enforcer:
         for principal, born_bad_at in targets:
             trigger = frozenset(f.rule for f in report.findings if f.action == "rollback") if principal == change.principal_arn else frozenset()
             try:
-                done = retry_untag(self.tags, eks, pending.get(principal), principal)
-                if not principal.startswith("tag:"):
-                    reconciled = reconciler.reconcile(cluster, principal, born_bad_at=born_bad_at, trigger_rules=trigger)
-                    reconciled.remedies = done.remedies + reconciled.remedies
-                    done = reconciled
+                done = attempt(reconciler, self.tags, cluster, principal, pending.get(principal), born_bad_at=born_bad_at, trigger_rules=trigger)
             except (ClientError, BotoCoreError) as error:
                 report.error = report.error or error
-                done = Reconciliation(principal, [Remedy("reconcile", None, RollbackResult(FAILED, f"failed after retries: {type(error).__name__}: {_short(error)}; Lambda retries, then the dead-letter queue keeps the event; the sweep retries too"), whole_entry=True)])
+                done = failed_attempt(principal, f"failed after retries: {type(error).__name__}: {_short(error)}; Lambda retries, then the dead-letter queue keeps the event; the sweep retries too")
             if principal != change.principal_arn:
                 # A retried decision: report it only when its status changed (no alert storm).
                 done.remedies = [r for r in done.remedies if r.result.status != pending[principal].get("status")]
@@ -356,13 +351,32 @@ class Enforcer:
             self.ledger.put(account, region, entry, source=source)
 
 
-def retry_untag(tags: TagGuard | None, eks: EksAccessEntries, record: Mapping[str, Any] | None, principal: str) -> Reconciliation:
-    """The tag removal a pending decision waits for, if any (raises while AWS still fails)."""
+def attempt(
+    reconciler: Reconciler,
+    tags: TagGuard | None,
+    cluster: str,
+    principal: str,
+    record: Mapping[str, Any] | None,
+    *,
+    born_bad_at: datetime | None,
+    trigger_rules: frozenset[str] = frozenset(),
+) -> Reconciliation:
+    """One try at a principal (the handler's and the sweep's): the tag removal its pending
+    decision waits for, if any, then its entry reconciled (`tag:<ARN>` keys have no entry).
+    Raises while AWS still fails; the caller turns that into `failed_attempt`."""
     done = Reconciliation(principal)
     if tags is not None and record and record.get("untag"):
-        remedy = tags.remove_untrusted(str(record["untag"]), eks)
+        remedy = tags.remove_untrusted(str(record["untag"]), reconciler.eks)
         done.remedies.append(remedy or Remedy("exemption-tag", None, RollbackResult(ALREADY_UNDONE, "the exemption tag is gone, or an allowed principal set it since")))
-    return done
+    if principal.startswith("tag:"):
+        return done
+    reconciled = reconciler.reconcile(cluster, principal, born_bad_at=born_bad_at, trigger_rules=trigger_rules)
+    reconciled.remedies = done.remedies + reconciled.remedies
+    return reconciled
+
+
+def failed_attempt(principal: str, detail: str) -> Reconciliation:
+    return Reconciliation(principal, [Remedy("reconcile", None, RollbackResult(FAILED, detail), whole_entry=True)])
 
 
 def _same_principal(remedy: Remedy, finding: Finding) -> bool:

@@ -23,6 +23,11 @@ from .rollbacks.base import ALREADY_UNDONE, ROLLED_BACK, RollbackResult
 PERMISSIONS: tuple[str, ...] = ("eks:UntagResource", "eks:ListTagsForResource")
 
 
+def cluster_of(resource_arn: str) -> str:
+    """The cluster of `arn:...:cluster/NAME` or `arn:...:access-entry/NAME/...`."""
+    return resource_arn.split(":", 5)[-1].partition("/")[2].split("/", 1)[0]
+
+
 class Grants(Protocol):
     def granted(self, resource_arn: str, value: str) -> bool: ...
     def grant(self, resource_arn: str, value: str, *, set_by: str) -> None: ...
@@ -89,10 +94,8 @@ class TagGuard:
     def owner(self, resource_arn: str, eks: EksAccessEntries) -> tuple[str, str]:
         """(cluster, pending-decision key) of a tagged resource: the entry's principal, or
         `tag:<ARN>` for a cluster (or an entry that is gone)."""
-        resource = resource_arn.split(":", 5)[-1]
-        kind, _, rest = resource.partition("/")
-        cluster = rest.split("/", 1)[0]
-        if kind == "access-entry":
+        cluster = cluster_of(resource_arn)
+        if ":access-entry/" in resource_arn:
             for principal in eks.list_principals(cluster):
                 entry = eks.describe_entry(cluster, principal, with_associations=False)
                 if entry is not None and entry.arn == resource_arn:

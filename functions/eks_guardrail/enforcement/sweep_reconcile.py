@@ -18,10 +18,10 @@ from ..config import OrgRules
 from ..engine import ObservedState
 from ..findings import Finding
 from ..sweep.snapshot import ClusterSnapshot
-from .enforcer import Outcome, Pending, _parse_time, _pending_record, _with_finding, retry_untag
+from .enforcer import Outcome, Pending, _parse_time, _pending_record, _with_finding, attempt, failed_attempt
 from .exemption_tags import TagGuard
-from .reconcile import REMEDY_KIND, Reconciler, Reconciliation, Remedy, acceptable
-from .rollbacks.base import FAILED, RollbackResult, protected_principals
+from .reconcile import REMEDY_KIND, Reconciler, acceptable
+from .rollbacks.base import protected_principals
 
 
 def reconcile_cluster(
@@ -61,13 +61,9 @@ def reconcile_cluster(
     for principal in sorted(targets, key=lambda p: (not matches_any(protected, p), p)):
         born_bad = _parse_time(waiting.get(principal, {}).get("born_bad_at"))
         try:
-            done = retry_untag(tags, eks, waiting.get(principal), principal)
-            if not principal.startswith("tag:"):
-                reconciled = reconciler.reconcile(cluster, principal, born_bad_at=born_bad)
-                reconciled.remedies = done.remedies + reconciled.remedies
-                done = reconciled
+            done = attempt(reconciler, tags, cluster, principal, waiting.get(principal), born_bad_at=born_bad)
         except (ClientError, BotoCoreError) as error:
-            done = Reconciliation(principal, [Remedy("reconcile", None, RollbackResult(FAILED, f"failed: {type(error).__name__}: {error}"[:300]), whole_entry=True)])
+            done = failed_attempt(principal, f"failed: {type(error).__name__}: {error}"[:300])
         updates[principal] = _pending_record(done, born_bad, waiting.get(principal))
         if done.remedies:
             acted.add(principal)
