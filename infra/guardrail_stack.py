@@ -33,6 +33,7 @@ from .constructs.guardrail_function import GuardrailFunction, function_code
 from .constructs.queues import dead_letter_queue
 from .constructs.storage import grant_idempotency, grant_ledger, idempotency_table, ledger_global_table
 from .constructs.trail import GuardrailTrail
+from .lambda_layer import build_dependencies_layer
 
 #: Lambda's limit on all environment variables of a function together.
 LAMBDA_ENV_BUDGET = 4096
@@ -90,9 +91,7 @@ class GuardrailStack(Stack):
             self.ledger = ledger_global_table(self, "Ledger", replica_regions=others)
 
         self.code = function_code()
-        self.powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", naming.powertools_layer_arn(region)
-        )
+        self.dependencies_layer = self._dependencies_layer()
         own_roles = ",".join(naming.own_role_arns(account, deployment.regions, deployment.home))
 
         def common_env(service: str) -> dict[str, str]:
@@ -157,7 +156,7 @@ class GuardrailStack(Stack):
 
     def _function(self, construct_id: str, function: str, env: dict[str, str], *, regions) -> GuardrailFunction:
         with_config = {**env, "GUARDRAIL_CONFIG": self.config_json}
-        layers: list[lambda_.ILayerVersion] = [self.powertools]
+        layers: list[lambda_.ILayerVersion] = [self.dependencies_layer]
         if environment_size(with_config) <= LAMBDA_ENV_BUDGET:
             env = with_config
         else:
@@ -189,6 +188,18 @@ class GuardrailStack(Stack):
                 )
             )
         return fn
+
+    def _dependencies_layer(self) -> lambda_.LayerVersion:
+        """Powertools and what it needs, from the pinned distributions the tests ran (`infra/lambda_layer.py`)."""
+        built = build_dependencies_layer()
+        return lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            description=built.description,
+            code=lambda_.Code.from_asset(str(built.directory)),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_13],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+        )
 
     def config_layer(self) -> lambda_.LayerVersion:
         """The org rules as a file in a layer, when they do not fit in the environment."""

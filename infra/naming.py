@@ -12,24 +12,12 @@ from typing import Iterable
 #: The region where AWS delivers IAM's CloudTrail events to EventBridge.
 IAM_EVENTS_REGION = "us-east-1"
 
-#: Powertools for AWS Lambda (Python) v3, AWS's public layer, arm64, built for python3.13 with
-#: every extra (`aws-lambda-powertools[all]`, so pydantic v2 is in it). Layer version 27 is the
-#: newest listed in the Powertools docs (docs/index.md, aws-powertools/powertools-lambda-python
-#: PR #7757) when this was written; bump it with each Powertools release you adopt.
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
-POWERTOOLS_LAYER_VERSION = 27
-
 #: Metric namespace of the handlers (`handlers/reporting.py`).
 METRICS_NAMESPACE = "EksGuardrail"
 
 #: The ledger is one DynamoDB global table per account (home region + a replica in every other
 #: region), so the sweep's records reach every region's access-entry function.
 LEDGER_TABLE_NAME = "eks-guardrail-ledger"
-
-
-def powertools_layer_arn(region: str) -> str:
-    return f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"
 
 
 def guardrail_stack_name(account: str, region: str) -> str:

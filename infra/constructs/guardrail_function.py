@@ -18,7 +18,7 @@ from eks_guardrail.permissions import eks_permissions, iam_permissions
 from .. import naming
 from ..nag import acknowledge
 
-#: The Lambda code: `functions/` as is (stdlib, boto3 and the Powertools layer's packages only).
+#: The Lambda code: `functions/` as is (stdlib, the runtime's boto3 and the dependencies layer's packages only).
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 CODE_EXCLUDES = ["**/__pycache__", "*.egg-info", "eks_guardrail/local", "eks_guardrail/demo", "**/*.pyc"]
 
@@ -153,8 +153,8 @@ class GuardrailFunction(Construct):
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            "python3.13 is pinned on purpose: AWS's public Powertools layer used here is built for python3.13 "
-            "(AWSLambdaPowertoolsPythonV3-python313-arm64); move runtime and layer together.",
+            "python3.13 is pinned on purpose: the dependencies layer's environment markers are evaluated for it "
+            "(infra/lambda_layer.py) and a CDK upgrade must not move the runtime unreviewed; move both together.",
         )
         for finding in iam5_findings(function, account, regions):
             acknowledge(self.role, finding, IAM5_REASON)

@@ -123,11 +123,16 @@ def test_functions_runtime_architecture_layer_and_handler(synth):
         assert props["Handler"] == HANDLERS[name]
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["arm64"]
-        assert props["Layers"][0] == naming.powertools_layer_arn(HOME)
+        assert props["Layers"][0] == {"Ref": _logical_id(synth, HOME_STACK, "AWS::Lambda::LayerVersion", "Dependencies")}
         assert 128 <= props["MemorySize"] <= 1024 and 30 <= props["Timeout"] <= 900
     assert functions["AccessEntry"]["Timeout"] <= 120 and functions["Sweep"]["Timeout"] == 900
     (other,) = _functions(synth, OTHER_STACK).values()
-    assert other["Layers"] == [naming.powertools_layer_arn(OTHER)]
+    assert other["Layers"] == [{"Ref": _logical_id(synth, OTHER_STACK, "AWS::Lambda::LayerVersion", "Dependencies")}]
+
+
+def _logical_id(synth, stack, type_, prefix):
+    (logical_id,) = [k for k in synth.resources(stack, type_) if k.startswith(prefix)]
+    return logical_id
 
 
 def test_tracing_on_when_deployment_asks_for_it(synth):
