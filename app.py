@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""CDK app: `cdk synth` / `cdk deploy --all`; the org-rules file comes from context `config` (default guardrail.yaml).
+"""CDK app: `npx cdk synth` / `npx cdk deploy --all`; the org-rules file comes from context `config` (default guardrail.yaml).
 
-Everything is built by `infra.app_builder.build_app`; a bad file stops synthesis with the
-same error the CLI prints, and exit status 2. Makes no AWS call.
+Everything is built by `infra.app_builder.build_app`. Accounts and regions come from the file's
+`deployment` part or, without one, from the current credentials (CDK_DEFAULT_ACCOUNT/REGION),
+which the app then says on standard error. A bad file, or a Lambda layer that would differ from
+the pinned distributions the tests ran, stops synthesis with the error and exit status 2.
+Makes no AWS call.
 """
 
 from __future__ import annotations
@@ -30,13 +33,17 @@ def _config_from_environment() -> str | None:
 
 def main() -> int:
     from infra.deployment_config import load_for_deployment
+    from infra.lambda_layer import LayerDriftError, build_dependencies_layer
 
     try:
-        # Fail fast on a bad file, before starting the CDK's Node.js process.
-        load_for_deployment(_config_from_environment() or DEFAULT_CONFIG)
-    except ConfigError as error:
+        # Fail fast on a bad file or drifted pins, before starting the CDK's Node.js process.
+        plan = load_for_deployment(_config_from_environment() or DEFAULT_CONFIG)
+        build_dependencies_layer()
+    except (ConfigError, LayerDriftError) as error:
         print(f"eks-guardrail: {error}", file=sys.stderr)
         return 2
+    if plan.notice():
+        print(plan.notice(), file=sys.stderr)
 
     from aws_cdk import App
 

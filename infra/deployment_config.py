@@ -1,31 +1,91 @@
-"""Loading the org-rules file for deployment: it must have a `deployment` part. No CDK import here (fast failure)."""
+"""Where the app deploys: the org-rules file's `deployment` part, or else the current credentials'. No CDK import here.
+
+With a `deployment` part, one guardrail stack per listed account and region. Without one, as
+every CDK app does, one stack in the account and region the CDK CLI found for the current
+credentials (`CDK_DEFAULT_ACCOUNT`, `CDK_DEFAULT_REGION`), that region being the home region.
+Without credentials the account is unknown: the stacks are synthesised for whichever account
+deploys them (`AWS::AccountId`), so `cdk synth` still works offline. The region falls back as
+the CDK CLI's does: `AWS_REGION`, `AWS_DEFAULT_REGION`, then us-east-1.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
-from eks_guardrail.config import ConfigError, OrgRules, load_org_rules
+from eks_guardrail.config import ConfigError, Deployment, OrgRules, load_org_rules
 
-DEPLOYMENT_EXAMPLE = """\
-deployment:
-  accounts: ["111122223333"]          # quoted 12-digit account ids: one guardrail per account...
-  regions: [eu-west-1, eu-central-1]  # ...and region with clusters
-  home_region: eu-west-1              # IAM-principal handler, sweep, ledger (default: first region)
-  alert_emails: [platform-oncall@example.com]
-  slack_secret_name: eks-guardrail/slack-webhook   # optional, the secret must exist in every region
-  chatbot_slack: {slack_workspace_id: T0123ABCD, slack_channel_id: C0123ABCD}  # optional
-  sweep_schedule: rate(1 hour)
-  create_trail: false                 # true for accounts without a trail recording management events"""
+from . import naming
+
+#: The CDK CLI's own last resort when no region is configured.
+CDK_FALLBACK_REGION = "us-east-1"
+
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
-class DeploymentMissing(ConfigError):
-    def __init__(self, source: str):
-        super().__init__(source, [f"deployment: missing; `cdk deploy` needs to know where to deploy. Add for example:\n{DEPLOYMENT_EXAMPLE}"])
+@dataclass(frozen=True)
+class DeploymentPlan:
+    """The deployment the app builds, and where it came from."""
+
+    org: OrgRules
+    deployment: Deployment
+    #: One entry per account; None = the account of the credentials that deploy (unknown at synthesis).
+    accounts: tuple[str | None, ...]
+    #: True when there was no `deployment` part: the current credentials' account and region.
+    from_credentials: bool
+    source: str
+
+    def guardrail_stack_name(self, account: str | None, region: str) -> str:
+        return naming.guardrail_stack_name(account, region) if account else f"EksGuardrail-{region}"
+
+    def forwarder_stack_name(self, account: str | None) -> str:
+        return naming.forwarder_stack_name(account) if account else "EksGuardrailIamForwarder"
+
+    @property
+    def needs_forwarder(self) -> bool:
+        return self.deployment.home != naming.IAM_EVENTS_REGION
+
+    def notice(self) -> str | None:
+        """What the app says when it chose the target itself (printed on standard error by `app.py`)."""
+        if not self.from_credentials:
+            return None
+        (account,) = self.accounts
+        region = self.deployment.home
+        where = f"account {account}" if account else "the account of the credentials that deploy it (none found now)"
+        stacks = [self.guardrail_stack_name(account, region)]
+        if self.needs_forwarder:
+            stacks.append(f"{self.forwarder_stack_name(account)} in {naming.IAM_EVENTS_REGION}, for IAM's events")
+        return (
+            f"eks-guardrail: {self.source} has no `deployment` part: one guardrail for {where}, region {region} "
+            f"(the home region): {', '.join(stacks)}. Add a `deployment` part to choose accounts and regions."
+        )
 
 
-def load_for_deployment(config_path: str | Path) -> OrgRules:
-    """The validated org rules, which must have a `deployment` part (raises `ConfigError`)."""
+class DeploymentEnvironmentError(ConfigError):
+    def __init__(self, source: str, problem: str):
+        super().__init__(source, [problem])
+
+
+def load_for_deployment(config_path: str | Path, environ: Mapping[str, str] | None = None) -> DeploymentPlan:
+    """The validated org rules' deployment plan (raises `ConfigError`)."""
     org = load_org_rules(config_path)
-    if org.deployment is None:
-        raise DeploymentMissing(str(config_path))
-    return org
+    return plan_deployment(org, str(config_path), os.environ if environ is None else environ)
+
+
+def plan_deployment(org: OrgRules, source: str, environ: Mapping[str, str]) -> DeploymentPlan:
+    if org.deployment is not None:
+        return DeploymentPlan(org, org.deployment, tuple(org.deployment.accounts), from_credentials=False, source=source)
+    account = environ.get("CDK_DEFAULT_ACCOUNT") or None
+    if account is not None and not ACCOUNT_ID.match(account):
+        raise DeploymentEnvironmentError(source, f"CDK_DEFAULT_ACCOUNT: expected a 12-digit account id, got {account!r}")
+    region = next(
+        (environ[k] for k in ("CDK_DEFAULT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION") if environ.get(k)), CDK_FALLBACK_REGION
+    )
+    if not REGION_NAME.match(region):
+        raise DeploymentEnvironmentError(source, f"region {region!r} (from CDK_DEFAULT_REGION or AWS_REGION): not a region name")
+    deployment = Deployment(accounts=(account,) if account else (), regions=(region,))
+    return DeploymentPlan(org, deployment, (account,), from_credentials=True, source=source)

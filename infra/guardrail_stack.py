@@ -24,7 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from eks_guardrail.config import OrgRules
+from eks_guardrail.config import Deployment, OrgRules
 from eks_guardrail.patterns import eks_access_pattern, iam_principal_pattern
 
 from . import naming
@@ -62,10 +62,8 @@ def environment_size(env: Mapping[str, str]) -> int:
 
 
 class GuardrailStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, org: OrgRules, home: bool, **kwargs: Any):
+    def __init__(self, scope: Construct, construct_id: str, *, org: OrgRules, deployment: Deployment, home: bool, **kwargs: Any):
         super().__init__(scope, construct_id, **kwargs)
-        deployment = org.deployment
-        assert deployment is not None
         self.deployment = deployment
         account, region = self.account, self.region
         self.is_home = home

@@ -17,7 +17,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from eks_guardrail.config import OrgRules
+from eks_guardrail.config import Deployment
 from eks_guardrail.patterns import iam_principal_pattern
 
 from . import naming
@@ -27,10 +27,8 @@ from .guardrail_stack import event_pattern
 
 
 class IamForwarderStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, org: OrgRules, **kwargs: Any):
+    def __init__(self, scope: Construct, construct_id: str, *, deployment: Deployment, **kwargs: Any):
         super().__init__(scope, construct_id, **kwargs)
-        deployment = org.deployment
-        assert deployment is not None
         home_bus_arn = naming.default_bus_arn(self.account, deployment.home)
 
         self.dlq = dead_letter_queue(self, "ForwardDeadLetterQueue", "the IAM-event forwarding rule")

@@ -50,3 +50,12 @@ def org():
     from eks_guardrail.config import load_org_rules
 
     return load_org_rules(CONFIG)
+
+
+@pytest.fixture(scope="session")
+def default_synth(tmp_path_factory) -> "cx_api.CloudAssembly":  # noqa: F821
+    """The example file (no `deployment` part) without credentials: account unknown, region eu-west-2 (so a forwarder)."""
+    from infra.app_builder import build_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out.default")
+    return build_app(ROOT / "guardrail.example.yaml", outdir=str(outdir), environ={"CDK_DEFAULT_REGION": "eu-west-2"}).synth()

@@ -11,8 +11,9 @@ from pathlib import Path
 from conftest import CONFIG, ROOT
 
 
-def run_app(tmp_path: Path, config: Path | str) -> subprocess.CompletedProcess:
+def run_app(tmp_path: Path, config: Path | str, **environ: str) -> subprocess.CompletedProcess:
     env = {
+        **environ,
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),  # no ~/.aws
         "CDK_OUTDIR": str(tmp_path / "cdk.out"),
@@ -35,12 +36,66 @@ def test_bad_config_fails_synth_with_the_cli_error(tmp_path):
     assert not (tmp_path / "cdk.out" / "manifest.json").exists()
 
 
-def test_missing_deployment_part_says_what_to_add(tmp_path):
-    result = run_app(tmp_path, ROOT / "guardrail.example.yaml")
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())["artifacts"]
+
+
+def test_without_deployment_part_one_stack_goes_to_the_current_credentials_and_the_app_says_so(tmp_path):
+    result = run_app(tmp_path, ROOT / "guardrail.example.yaml", CDK_DEFAULT_ACCOUNT="444455556666", CDK_DEFAULT_REGION="eu-west-2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        "has no `deployment` part: one guardrail for account 444455556666, region eu-west-2 (the home region): "
+        "EksGuardrail-444455556666-eu-west-2, EksGuardrailIamForwarder-444455556666 in us-east-1, for IAM's events"
+    ) in result.stderr
+    artifacts = _manifest(tmp_path / "cdk.out")
+    stacks = {name: a["environment"] for name, a in artifacts.items() if a["type"] == "aws:cloudformation:stack"}
+    assert stacks == {
+        "EksGuardrail-444455556666-eu-west-2": "aws://444455556666/eu-west-2",
+        "EksGuardrailIamForwarder-444455556666": "aws://444455556666/us-east-1",
+    }
+    template = json.loads((tmp_path / "cdk.out" / "EksGuardrail-444455556666-eu-west-2.template.json").read_text())
+    handlers = {r["Properties"]["Handler"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"}
+    assert handlers == {f"eks_guardrail.handlers.{h}.handler" for h in ("access_entry", "iam_principal", "sweep")}  # home region
+    env = next(r["Properties"]["Environment"]["Variables"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    assert "arn:aws:iam::444455556666:role/eks-guardrail-access-entry-eu-west-2" in env["GUARDRAIL_ROLE_ARNS"]
+
+
+def test_without_credentials_the_default_stack_is_synthesised_for_whichever_account_deploys_it(tmp_path):
+    result = run_app(tmp_path, ROOT / "guardrail.example.yaml", CDK_DEFAULT_REGION="us-east-1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "one guardrail for the account of the credentials that deploy it (none found now), region us-east-1" in result.stderr
+    stacks = {n: a["environment"] for n, a in _manifest(tmp_path / "cdk.out").items() if a["type"] == "aws:cloudformation:stack"}
+    assert stacks == {"EksGuardrail-us-east-1": "aws://unknown-account/us-east-1"}  # home us-east-1: no forwarder
+    template = json.loads((tmp_path / "cdk.out" / "EksGuardrail-us-east-1.template.json").read_text())
+    env = next(r["Properties"]["Environment"]["Variables"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    own_roles = json.dumps(env["GUARDRAIL_ROLE_ARNS"])  # resolved at deploy time: the deploying account's roles
+    assert '"Fn::Join"' in own_roles and '{"Ref": "AWS::AccountId"}' in own_roles
+
+
+def test_without_any_region_configured_the_app_falls_back_as_the_cdk_cli_does(tmp_path):
+    result = run_app(tmp_path, ROOT / "guardrail.example.yaml", AWS_REGION="ap-southeast-2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "cdk.out" / "EksGuardrail-ap-southeast-2.template.json").exists()
+    assert (tmp_path / "cdk.out" / "EksGuardrailIamForwarder.template.json").exists()
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    result = run_app(bare, ROOT / "guardrail.example.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (bare / "cdk.out" / "EksGuardrail-us-east-1.template.json").exists()
+
+
+def test_a_malformed_default_account_stops_synthesis(tmp_path):
+    result = run_app(tmp_path, ROOT / "guardrail.example.yaml", CDK_DEFAULT_ACCOUNT="not-an-account")
     assert result.returncode == 2
-    assert "deployment: missing" in result.stderr
-    for key in ("accounts:", "regions:", "home_region:", "alert_emails:", "slack_secret_name:", "chatbot_slack:", "sweep_schedule:", "create_trail:"):
-        assert key in result.stderr
+    assert "CDK_DEFAULT_ACCOUNT: expected a 12-digit account id, got 'not-an-account'" in result.stderr
+
+
+def test_an_explicit_deployment_part_is_not_overridden_by_the_credentials(tmp_path):
+    result = run_app(tmp_path, CONFIG, CDK_DEFAULT_ACCOUNT="444455556666", CDK_DEFAULT_REGION="us-west-2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "no `deployment` part" not in result.stderr
+    stacks = {n for n, a in _manifest(tmp_path / "cdk.out").items() if a["type"] == "aws:cloudformation:stack"}
+    assert stacks == {"EksGuardrail-111122223333-eu-west-1", "EksGuardrail-111122223333-eu-central-1", "EksGuardrailIamForwarder-111122223333"}
 
 
 def test_synth_offline_without_credentials(tmp_path):
