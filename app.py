@@ -10,13 +10,36 @@ Makes no AWS call.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "functions"))  # without `pip install -e .`
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent
+#: The virtualenv the README creates; `npx cdk ...` runs `python3 app.py`, which may be another Python.
+PROJECT_VENV = ROOT / ".venv"
+
+
+def _run_in_the_project_venv() -> None:
+    """Without aws-cdk-lib here, re-run this file with `.venv`'s Python (so `npx cdk` works unactivated), or say what to install."""
+    if importlib.util.find_spec("aws_cdk") is not None and importlib.util.find_spec("yaml") is not None:
+        return
+    venv_python = PROJECT_VENV / "bin" / "python"
+    if venv_python.exists() and Path(sys.prefix).resolve() != PROJECT_VENV.resolve() and not os.environ.get("EKS_GUARDRAIL_APP_REEXEC"):
+        os.environ["EKS_GUARDRAIL_APP_REEXEC"] = "1"
+        os.execv(str(venv_python), [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
+    print(
+        f"eks-guardrail: {sys.executable} has no aws-cdk-lib: python3 -m venv .venv && .venv/bin/pip install -e '.[cdk]' "
+        "(app.py then runs with .venv's Python by itself)",
+        file=sys.stderr,
+    )
+    sys.exit(2)
+
+
+_run_in_the_project_venv()
+sys.path.insert(0, str(ROOT / "functions"))  # without `pip install -e .`
+sys.path.insert(0, str(ROOT))
 
 from eks_guardrail.config import ConfigError  # noqa: E402
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import CONFIG, ROOT
 
 
@@ -72,16 +74,21 @@ def test_without_credentials_the_default_stack_is_synthesised_for_whichever_acco
     assert '"Fn::Join"' in own_roles and '{"Ref": "AWS::AccountId"}' in own_roles
 
 
-def test_without_any_region_configured_the_app_falls_back_as_the_cdk_cli_does(tmp_path):
-    result = run_app(tmp_path, ROOT / "guardrail.example.yaml", AWS_REGION="ap-southeast-2")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "cdk.out" / "EksGuardrail-ap-southeast-2.template.json").exists()
-    assert (tmp_path / "cdk.out" / "EksGuardrailIamForwarder.template.json").exists()
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    result = run_app(bare, ROOT / "guardrail.example.yaml")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (bare / "cdk.out" / "EksGuardrail-us-east-1.template.json").exists()
+def test_without_any_region_configured_the_app_falls_back_as_the_cdk_cli_does():
+    from eks_guardrail.config import load_org_rules
+    from infra.deployment_config import plan_deployment
+
+    org = load_org_rules(ROOT / "guardrail.example.yaml")
+    for environ, region in (
+        ({"AWS_REGION": "ap-southeast-2", "AWS_DEFAULT_REGION": "eu-north-1"}, "ap-southeast-2"),
+        ({"AWS_DEFAULT_REGION": "eu-north-1"}, "eu-north-1"),
+        ({}, "us-east-1"),
+        ({"CDK_DEFAULT_REGION": "sa-east-1", "AWS_REGION": "ap-southeast-2"}, "sa-east-1"),
+    ):
+        plan = plan_deployment(org, "g.yaml", environ)
+        assert plan.deployment.regions == (region,) and plan.deployment.home == region, environ
+        assert plan.accounts == (None,) and plan.guardrail_stack_name(None, region) == f"EksGuardrail-{region}"
+        assert plan.needs_forwarder == (region != "us-east-1")
 
 
 def test_a_malformed_default_account_stops_synthesis(tmp_path):
@@ -90,12 +97,13 @@ def test_a_malformed_default_account_stops_synthesis(tmp_path):
     assert "CDK_DEFAULT_ACCOUNT: expected a 12-digit account id, got 'not-an-account'" in result.stderr
 
 
-def test_an_explicit_deployment_part_is_not_overridden_by_the_credentials(tmp_path):
-    result = run_app(tmp_path, CONFIG, CDK_DEFAULT_ACCOUNT="444455556666", CDK_DEFAULT_REGION="us-west-2")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "no `deployment` part" not in result.stderr
-    stacks = {n for n, a in _manifest(tmp_path / "cdk.out").items() if a["type"] == "aws:cloudformation:stack"}
-    assert stacks == {"EksGuardrail-111122223333-eu-west-1", "EksGuardrail-111122223333-eu-central-1", "EksGuardrailIamForwarder-111122223333"}
+def test_an_explicit_deployment_part_is_not_overridden_by_the_credentials():
+    from eks_guardrail.config import load_org_rules
+    from infra.deployment_config import plan_deployment
+
+    plan = plan_deployment(load_org_rules(CONFIG), "g.yaml", {"CDK_DEFAULT_ACCOUNT": "444455556666", "CDK_DEFAULT_REGION": "us-west-2"})
+    assert plan.accounts == ("111122223333",) and plan.deployment.regions == ("eu-west-1", "eu-central-1")
+    assert not plan.from_credentials and plan.notice() is None
 
 
 def test_synth_offline_without_credentials(tmp_path):
@@ -131,3 +139,26 @@ def test_config_too_big_for_the_environment_ships_as_a_layer(tmp_path):
             env = resource["Properties"]["Environment"]["Variables"]
             assert "GUARDRAIL_CONFIG" not in env and env["GUARDRAIL_CONFIG_FILE"] == CONFIG_FILE_IN_LAYER
             assert {"Ref": layer_id} in resource["Properties"]["Layers"]
+
+
+def test_app_run_by_a_python_without_the_cdk_switches_to_the_project_venv(tmp_path):
+    """`npx cdk synth` runs `python3 app.py`; outside the activated venv that is a Python without aws-cdk-lib."""
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve() or not base.exists():
+        pytest.skip("the suite runs outside the project's .venv (the README's test command uses it)")
+    probe = subprocess.run([str(base), "-c", "import aws_cdk"], capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip(f"{base} has aws-cdk-lib itself")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CDK_OUTDIR": str(tmp_path / "cdk.out"),
+           "CDK_CONTEXT_JSON": json.dumps({"config": str(ROOT / "guardrail.yaml")}), "AWS_EC2_METADATA_DISABLED": "true",
+           "CDK_DEFAULT_REGION": "eu-west-1"}
+    result = subprocess.run([str(base), str(ROOT / "app.py")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "cdk.out" / "EksGuardrail-eu-west-1.template.json").exists()
+    # No venv to switch to: a clear instruction, not a traceback.
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "app.py").write_text((ROOT / "app.py").read_text())
+    result = subprocess.run([str(base), str(lone / "app.py")], cwd=lone, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "has no aws-cdk-lib: python3 -m venv .venv && .venv/bin/pip install -e '.[cdk]'" in result.stderr
+    assert "Traceback" not in result.stderr
