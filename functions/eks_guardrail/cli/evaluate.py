@@ -1,32 +1,40 @@
-"""`eks-guardrail evaluate`: judge recorded events offline against the org rules."""
+"""`eks-guardrail evaluate`: judge recorded events offline against the org rules.
+
+Reads files, directories and `s3://bucket/prefix` URLs (`event_files.py`: single events,
+arrays, trail log files, Event history output, JSON lines; plain or gzipped), streamed, and
+prints one result per EKS/IAM event the guardrail watches as it goes; records of other
+services and calls it does not watch are counted for the summary.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Any, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
-from ..changes import EventParseError, Skipped, parse_event
 from ..config import ConfigError, OrgRules, load_org_rules
-from ..engine import evaluate, rules_judging
-from ..event_files import EventFileError, read_event_file
+from ..event_files import EventFileError, expand_location
 from . import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from ._judging import Tally, judge_record, write_result_table
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "evaluate",
-        help="evaluate CloudTrail events (files or stdin) against the org rules",
+        help="evaluate CloudTrail events (files, directories, s3:// prefixes, stdin) against the org rules",
         description=(
-            "Evaluate EventBridge events or bare CloudTrail records offline. A file may hold one event "
-            "or a JSON array of events; '-' reads standard input. Prints one JSON object per event. "
+            "Evaluate EventBridge events or CloudTrail records offline. A location is a file ('-': standard "
+            "input), a directory (recursive; CloudTrail-Digest left out) or s3://bucket/prefix. A file holds one "
+            "event, a JSON array, a trail log file ({\"Records\": [...]}), `aws cloudtrail lookup-events` output "
+            "or JSON lines, plain or gzipped (told by content). Prints one JSON object per EKS/IAM event the "
+            "guardrail watches; other records are counted in the summary (standard error for json, when any). "
             "Exit status: 0 no findings, 1 findings (exempt ones do not count), 2 bad input or config."
         ),
     )
     parser.add_argument("--config", metavar="FILE", help="org-rules YAML file (default: built-in defaults)")
     parser.add_argument("--format", choices=("json", "table"), default="json", help="output format (default: json)")
-    parser.add_argument("event_files", nargs="+", metavar="EVENT_FILE", help="event file, or '-' for stdin")
+    parser.add_argument("event_files", nargs="+", metavar="LOCATION", help="event file, directory, s3://bucket/prefix, or '-' for stdin")
     parser.set_defaults(run=run)
 
 
@@ -36,82 +44,80 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"eks-guardrail: {error}", file=sys.stderr)
         return EXIT_ERROR
-    results, had_error = evaluate_files(args.event_files, org, errors=sys.stderr)
-    write = _write_table if args.format == "table" else _write_json
-    write(results, sys.stdout)
-    if had_error:
+    tally = Tally()
+    progress = Progress(sys.stderr)
+    has_findings = False
+    for result in judge_locations(args.event_files, org, tally, errors=sys.stderr, progress=progress):
+        progress.clear()
+        if args.format == "table":
+            write_result_table(result, sys.stdout)
+        else:
+            sys.stdout.write(json.dumps(result, sort_keys=False) + "\n")
+        has_findings = has_findings or any(not f["exempt"] for f in result["findings"])
+    progress.clear()
+    if args.format == "table":
+        sys.stdout.write(f"\n{tally.summary()}\n")
+    elif tally.quiet:
+        print(f"eks-guardrail: {tally.summary()}", file=sys.stderr)
+    if tally.bad_files or tally.bad_records:
         return EXIT_ERROR
-    has_findings = any(not f["exempt"] for r in results for f in r["findings"])
     return EXIT_FINDINGS if has_findings else EXIT_OK
 
 
-def evaluate_files(paths: list[str], org: OrgRules, *, errors: TextIO) -> tuple[list[dict[str, Any]], bool]:
-    """Evaluate every event in the files; report bad input on `errors` and go on."""
-    results: list[dict[str, Any]] = []
-    had_error = False
-    for path in paths:
+def judge_locations(
+    locations: list[str], org: OrgRules, tally: Tally, *, errors: TextIO, progress: Callable[[Tally, str], None] | None = None,
+    s3_client: Callable[[], Any] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Each watched event's result, file after file; a bad file or record is reported on `errors` and the rest go on."""
+    for location in locations:
         try:
-            loaded = list(read_event_file(path))
-        except EventFileError as error:
+            for found in expand_location(location, s3_client=s3_client):
+                tally.files += 1
+                try:
+                    for item in found.open():
+                        if item.error is not None:
+                            tally.records += 1
+                            tally.bad_records += 1
+                            print(f"eks-guardrail: {item.source}: {item.error}", file=errors)
+                            continue
+                        judged = judge_record(item.source, item.event, org, tally, errors=errors)
+                        if progress is not None and tally.records % 1000 == 0:
+                            progress(tally, found.label)
+                        if judged.result is not None:
+                            yield judged.result
+                except EventFileError as error:
+                    tally.bad_files += 1
+                    print(f"eks-guardrail: {error}", file=errors)
+                if progress is not None:
+                    progress(tally, found.label)
+        except EventFileError as error:  # a directory or prefix that cannot be listed
+            tally.bad_files += 1
             print(f"eks-guardrail: {error}", file=errors)
-            had_error = True
-            continue
-        for item in loaded:
-            try:
-                outcome = parse_event(item.event)
-            except EventParseError as error:
-                print(f"eks-guardrail: {error.located(item.source)}", file=errors)
-                had_error = True
-                continue
-            results.append(_result(item.source, outcome, org))
-    return results, had_error
 
 
-def _result(source: str, outcome: Any, org: OrgRules) -> dict[str, Any]:
-    if isinstance(outcome, Skipped):
-        return {
-            "event_id": outcome.event_id,
-            "event_name": outcome.event_name,
-            "status": "skipped",
-            "reason": outcome.reason,
-            "findings": [],
-            "source": source,
-        }
-    findings = evaluate(outcome, org)
-    if findings:
-        reason = f"{len(findings)} finding(s)"
-    elif not rules_judging(outcome):
-        reason = "no rule judges this event alone (stale-principal is evaluated by the IAM handler and the sweep)"
-    else:
-        reason = "complies with every rule"
-    return {
-        "event_id": outcome.meta.event_id,
-        "event_name": outcome.meta.event_name,
-        "status": "evaluated",
-        "reason": reason,
-        "findings": [f.to_dict() for f in findings],
-        "source": source,
-    }
+def evaluate_files(paths: list[str], org: OrgRules, *, errors: TextIO) -> tuple[list[dict[str, Any]], bool]:
+    """Every result for the locations (held in memory: for tests and small inputs), and whether any input was bad."""
+    tally = Tally()
+    results = list(judge_locations(paths, org, tally, errors=errors))
+    return results, bool(tally.bad_files or tally.bad_records)
 
 
-def _write_json(results: list[dict[str, Any]], out: TextIO) -> None:
-    for result in results:
-        out.write(json.dumps(result, sort_keys=False) + "\n")
+class Progress:
+    """`evaluate: 12 file(s), 100,000 record(s)  <file>` on standard error, redrawn in place; silent when not a terminal."""
 
+    def __init__(self, stream: TextIO, *, force: bool = False):
+        self.stream = stream
+        self.enabled = force or (hasattr(stream, "isatty") and stream.isatty())
+        self._drawn = False
 
-def _write_table(results: list[dict[str, Any]], out: TextIO) -> None:
-    for result in results:
-        event = f"{result['event_name']} {result['event_id'] or '(no event id)'}  [{result['source']}]"
-        out.write(f"{event}\n  {result['status']}: {result['reason']}\n")
-        for f in result["findings"]:
-            out.write(f"  - {f['rule']:<20} {f['severity']:<8} {_action_text(f)}\n      {f['message']}\n")
-    total = sum(len(r["findings"]) for r in results)
-    out.write(f"\n{len(results)} event(s), {total} finding(s)\n")
+    def __call__(self, tally: Tally, label: str) -> None:
+        if self.enabled:
+            self.stream.write(f"\revaluate: {tally.files:,} file(s), {tally.records:,} record(s)  {label[-60:]}\033[K")
+            self.stream.flush()
+            self._drawn = True
 
-
-def _action_text(finding: dict[str, Any]) -> str:
-    if finding["exempt"]:
-        return f"alert (exempt: {finding['exemption_reason']})"
-    if finding["action"] != finding["configured_action"]:
-        return f"alert (mode: monitor; {finding['configured_action']} when enforced)"
-    return finding["action"]
+    def clear(self) -> None:
+        if self._drawn:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._drawn = False
