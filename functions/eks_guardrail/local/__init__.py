@@ -1,5 +1,6 @@
-"""Offline AWS for eks-guardrail: moto plus the EKS access-entry APIs, ``accessConfig`` and
-CloudTrail events on EventBridge.
+"""Offline AWS for eks-guardrail: moto plus the EKS access-entry APIs, ``accessConfig``,
+CloudTrail events on EventBridge and CloudTrail's ``LookupEvents`` (Event history, see
+:mod:`eks_guardrail.local.history`).
 
 In-process::
 
@@ -20,14 +21,25 @@ from moto.core.models import DEFAULT_ACCOUNT_ID, MockAWS
 
 from . import responses as _responses
 from .backend import access_entry_backends, iam_unique_id, parse_principal
+from .history import (
+    inject_lookup_throttles,
+    lookup_throttles_answered,
+    record_history,
+    recorded_events,
+    set_lookup_rate_limit,
+)
 
 __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "EmulatorMock",
     "entry_authenticates",
+    "inject_lookup_throttles",
     "install",
+    "lookup_throttles_answered",
     "mock_aws",
+    "record_history",
     "recorded_events",
+    "set_lookup_rate_limit",
     "uninstall",
 ]
 
@@ -117,18 +129,3 @@ def entry_authenticates(
         return False
     current = iam_unique_id(principal)
     return current is not None and current == entry.principal_id
-
-
-def recorded_events(account_id: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
-    """The EventBridge envelopes of every recorded CloudTrail event (read-only ones included),
-    oldest first, optionally only those of one account and/or region (IAM: ``us-east-1``)."""
-    events: list[tuple[int, dict[str, Any]]] = []
-    for acct in list(access_entry_backends.keys()):
-        if account_id is not None and acct != account_id:
-            continue
-        for reg in list(access_entry_backends[acct].keys()):
-            if region is not None and reg != region:
-                continue
-            events.extend(access_entry_backends[acct][reg].events)
-    events.sort(key=lambda item: item[0])
-    return [env for _, env in events]

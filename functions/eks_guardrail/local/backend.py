@@ -335,8 +335,6 @@ class AccessEntryBackend(BaseBackend):
     def __init__(self, region_name: str, account_id: str):
         super().__init__(region_name, account_id)
         self.entries: dict[str, dict[str, AccessEntry]] = {}
-        #: (sequence, EventBridge envelope) of every call recorded here (read-only ones too).
-        self.events: list[tuple[int, dict[str, Any]]] = []
 
     # -- clusters -------------------------------------------------------------------------
     def _eks(self) -> Any:

@@ -2,13 +2,13 @@
 
 Each record follows the real ones kept under ``tests/events`` (eventVersion 1.09 layout).
 EKS records go to the bus of the call's region, IAM records (a global service) to us-east-1
-(aws-facts F). Read-only calls (Describe*/List*/Get*) are recorded in memory only: on AWS,
-ordinary rules never see them (they need the all-management-events rule state).
+(aws-facts F). Read-only calls (Describe*/List*/Get*) are recorded in the Event history only
+(:mod:`.history`, which answers LookupEvents): on AWS, ordinary rules never see them (they need
+the all-management-events rule state).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import re
@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 DETAIL_TYPE = "AWS API Call via CloudTrail"
 IAM_EVENT_REGION = "us-east-1"
 READ_ONLY_PREFIXES = ("Describe", "List", "Get")
-_sequence = itertools.count()
 
 
 def _iso(ts: datetime) -> str:
@@ -202,6 +201,11 @@ def build_record(
     return record
 
 
+def record_json(record: dict[str, Any]) -> str:
+    """The record as JSON, as the bus carries it and LookupEvents' ``CloudTrailEvent`` holds it."""
+    return json.dumps(record, default=str)
+
+
 def envelope(record: dict[str, Any], bus_region: str) -> dict[str, Any]:
     source = "aws." + record["eventSource"].split(".", 1)[0]
     return {
@@ -218,13 +222,14 @@ def envelope(record: dict[str, Any], bus_region: str) -> dict[str, Any]:
 
 
 def publish(record: dict[str, Any], bus_region: str) -> dict[str, Any]:
-    """Keep the record and, unless read-only, put it on the default bus of ``bus_region``.
+    """Keep the record in the Event history (:mod:`.history`) and, unless read-only, put it on
+    the default bus of ``bus_region``.
 
     Returns the EventBridge envelope. Failures of rule targets never reach the caller.
     """
     from moto.events.models import events_backends
 
-    from .backend import access_entry_backends
+    from .history import keep
 
     account_id = record["recipientAccountId"]
     env = envelope(record, bus_region)
@@ -235,7 +240,7 @@ def publish(record: dict[str, Any], bus_region: str) -> dict[str, Any]:
                     {
                         "Source": env["source"],
                         "DetailType": DETAIL_TYPE,
-                        "Detail": json.dumps(record, default=str),
+                        "Detail": record_json(record),
                         # moto's events backend takes epoch seconds (what its API passes)
                         # and turns them into the ISO form when delivering to targets
                         "Time": datetime.strptime(env["time"], "%Y-%m-%dT%H:%M:%SZ")
@@ -249,7 +254,7 @@ def publish(record: dict[str, Any], bus_region: str) -> dict[str, Any]:
                 env["id"] = entries[0]["EventId"]
         except Exception:  # a broken target must not break the emulated call
             log.warning("putting %s on the default bus failed", record["eventName"], exc_info=True)
-    access_entry_backends[account_id][bus_region].events.append((next(_sequence), env))
+    keep(env)
     return env
 
 

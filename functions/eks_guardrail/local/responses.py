@@ -1,4 +1,5 @@
-"""HTTP handlers of the access-entry operations, and the patches that plug them into moto.
+"""HTTP handlers of the access-entry operations and CloudTrail's LookupEvents, and the patches
+that plug them into moto.
 
 moto routes an EKS request by URL pattern (``moto.eks.urls.url_paths``) to
 ``EKSResponse.dispatch``, which picks the operation from the botocore model and calls the
@@ -6,7 +7,8 @@ moto routes an EKS request by URL pattern (``moto.eks.urls.url_paths``) to
 the cluster calls that carry ``accessConfig``, and wraps ``call_action`` of EKS and IAM so that
 every call yields its CloudTrail record; it also makes EventBridge behave as AWS does where
 moto differs (targets receive the envelope's ``account``; DISABLED rules deliver nothing).
-:func:`uninstall` puts moto back as it was.
+moto's CloudTrail (trails) has no LookupEvents; :func:`install` adds it to ``CloudTrailResponse``,
+answered from the Event history (:mod:`.history`). :func:`uninstall` puts moto back as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import uuid
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
+from moto.cloudtrail.responses import CloudTrailResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import get_service_model
 from moto.eks import urls as eks_urls
@@ -26,7 +29,7 @@ from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
 from moto.iam.responses import IamResponse
 
-from . import cloudtrail
+from . import cloudtrail, history
 from .backend import AccessEntryBackend, access_entry_backends, invalid_parameter, now
 
 log = logging.getLogger(__name__)
@@ -411,6 +414,22 @@ def _record_iam(self: IamResponse, operation: str, status: int, headers: Any, bo
     cloudtrail.publish(record, cloudtrail.IAM_EVENT_REGION)
 
 
+# -- CloudTrail LookupEvents ------------------------------------------------------------------------
+def lookup_events(self: CloudTrailResponse) -> ActionResult:
+    return ActionResult(
+        history.lookup_events(
+            self.current_account,
+            self.region,
+            lookup_attributes=self._get_param("LookupAttributes"),
+            start_time=self._get_param("StartTime"),
+            end_time=self._get_param("EndTime"),
+            event_category=self._get_param("EventCategory"),
+            max_results=self._get_param("MaxResults"),
+            next_token=self._get_param("NextToken"),
+        )
+    )
+
+
 def rule_send_to_targets(self: Rule, *args: Any, **kwargs: Any) -> None:
     """moto delivers to the targets of DISABLED rules too; AWS does not."""
     if self.state == "DISABLED":
@@ -447,6 +466,7 @@ EVENT_INPUT_TEMPLATE = (
 _PATCHES: list[tuple[type, str, Any]] = [
     *((EKSResponse, name, func) for name, func in _EKS_METHODS.items()),
     (IamResponse, "call_action", iam_call_action),
+    (CloudTrailResponse, "lookup_events", lookup_events),
     (EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", EVENT_INPUT_TEMPLATE),
     (Rule, "send_to_targets", rule_send_to_targets),
 ]
