@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping, TextIO
 
+from ..aws_catalog import STANDARD
 from ..changes import PARSERS, Change, EventParseError, Skipped, parse_event
 from ..config import OrgRules
 from ..engine import evaluate, rules_judging
@@ -27,13 +28,15 @@ class Tally:
     findings: int = 0
     other_services: int = 0
     not_watched: int = 0
+    #: What `files` counts: files, or Event history lookups.
+    container: str = "file(s)"
 
     @property
     def quiet(self) -> int:
         return self.other_services + self.not_watched
 
     def summary(self) -> str:
-        parts = [f"{self.shown:,} event(s), {self.findings:,} finding(s), from {self.records:,} record(s) in {self.files:,} file(s)"]
+        parts = [f"{self.shown:,} event(s), {self.findings:,} finding(s), from {self.records:,} record(s) in {self.files:,} {self.container}"]
         if self.quiet:
             parts.append(
                 f"{self.quiet:,} skipped quietly ({self.other_services:,} of other services, "
@@ -114,10 +117,13 @@ def evaluated_result(source: str, change: Change, findings: list[Finding]) -> di
 
 def rules_needing_state(change: Change, org: OrgRules) -> list[str]:
     """Rules that judge this kind of change only with state the event does not carry (the caller had none)."""
+    entry_type = getattr(change, "entry_type", None)
     return sorted(
         rule_id
         for rule_id, spec in REGISTRY.items()
         if spec.check and spec.needs_state and isinstance(change, spec.handles) and org.settings(rule_id).action != "off"
+        # node-entry-principal, the one such rule, reads state only for node-type entries
+        and not (spec.judges_node_entries and entry_type == STANDARD)
     )
 
 

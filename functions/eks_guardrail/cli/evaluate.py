@@ -17,6 +17,7 @@ from ..config import ConfigError, OrgRules, load_org_rules
 from ..event_files import EventFileError, expand_location
 from . import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from ._judging import Tally, judge_record, write_result_table
+from ._status_line import StatusLine
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -102,22 +103,8 @@ def evaluate_files(paths: list[str], org: OrgRules, *, errors: TextIO) -> tuple[
     return results, bool(tally.bad_files or tally.bad_records)
 
 
-class Progress:
+class Progress(StatusLine):
     """`evaluate: 12 file(s), 100,000 record(s)  <file>` on standard error, redrawn in place; silent when not a terminal."""
 
-    def __init__(self, stream: TextIO, *, force: bool = False):
-        self.stream = stream
-        self.enabled = force or (hasattr(stream, "isatty") and stream.isatty())
-        self._drawn = False
-
     def __call__(self, tally: Tally, label: str) -> None:
-        if self.enabled:
-            self.stream.write(f"\revaluate: {tally.files:,} file(s), {tally.records:,} record(s)  {label[-60:]}\033[K")
-            self.stream.flush()
-            self._drawn = True
-
-    def clear(self) -> None:
-        if self._drawn:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-            self._drawn = False
+        self.draw(f"evaluate: {tally.files:,} file(s), {tally.records:,} record(s)  {label[-60:]}")
