@@ -219,3 +219,24 @@ def test_node_entries_are_named_as_not_judged_standard_ones_are_not(tmp_path, ca
     assert code == 0
     assert "1  node-entry-principal: needs the IAM role's trust policy as it was then" in out
     assert "from 2 record(s) in 2 lookup(s)" in out
+
+
+def test_the_readme_backtest_example_is_what_the_command_prints(tmp_path, capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r"```\n(Backtest .*?)```", readme, re.S).group(1)
+    dev = ct.role_arn("Dev")
+    records = [
+        at(ct.create_cluster("young", mode="API", bootstrap=False), 100),
+        at(ct.create_access_entry(dev, cluster="young"), 99),
+        _admin(dev, "young", 98),
+        _admin(dev, "old", 80),
+        at(ct.create_access_entry(ct.user_arn("mallory"), cluster="old"), 70),
+        at(ct.delete_role("gone"), 60),
+    ]
+    clients = {REGION: FakeCloudTrail(records[:5]), "us-east-1": FakeCloudTrail(records[5:])}
+    code, out, _ = run_history(tmp_path, capsys, clients, "--regions", REGION, "--since", "90d")
+    assert code == 1
+    assert out[out.index("Backtest "):] == quoted
