@@ -10,8 +10,6 @@ us-east-1 unless home is us-east-1), the sweep on its schedule, the ledger globa
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Any, Mapping
 
 from aws_cdk import Duration, Stack, Token
@@ -21,7 +19,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from eks_guardrail.config import Deployment, OrgRules
@@ -33,7 +30,7 @@ from .constructs.guardrail_function import GuardrailFunction, function_code
 from .constructs.queues import dead_letter_queue
 from .constructs.storage import grant_idempotency, grant_ledger, idempotency_table, ledger_global_table
 from .constructs.trail import GuardrailTrail
-from .lambda_layer import build_dependencies_layer
+from .lambda_layer import build_dependencies_layer, staging_directory
 
 #: Lambda's limit on all environment variables of a function together.
 LAMBDA_ENV_BUDGET = 4096
@@ -202,7 +199,7 @@ class GuardrailStack(Stack):
     def config_layer(self) -> lambda_.LayerVersion:
         """The org rules as a file in a layer, when they do not fit in the environment."""
         if self._config_layer is None:
-            directory = Path(tempfile.mkdtemp(prefix="eks-guardrail-config-"))
+            directory = staging_directory("eks-guardrail-config-")
             (directory / "eks-guardrail").mkdir()
             (directory / "eks-guardrail" / "config.json").write_text(self.config_json, encoding="utf-8")
             self._config_layer = lambda_.LayerVersion(

@@ -17,6 +17,7 @@ made from `pyproject.toml`), and synthesis stops unless each of them is pinned t
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import importlib.metadata as metadata
@@ -155,13 +156,20 @@ def _layer_files(name: str) -> list[tuple[Path, str]]:
     return out
 
 
+def staging_directory(prefix: str) -> Path:
+    """A temporary directory for an asset, removed when the process ends (the CDK copies assets into cdk.out)."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, directory, True)
+    return directory
+
+
 @functools.cache
 def build_dependencies_layer(pyproject: Path = PYPROJECT) -> DependenciesLayer:
     """Stage the layer's files (once per process); raises `LayerDriftError` when they are not the pinned ones."""
     distributions = layer_distributions()
     check_pinned(distributions, exact_pins(pyproject))
     digest = hashlib.sha256(repr([(d.name, d.version) for d in distributions]).encode()).hexdigest()[:12]
-    directory = Path(tempfile.mkdtemp(prefix=f"eks-guardrail-layer-{digest}-"))
+    directory = staging_directory(f"eks-guardrail-layer-{digest}-")
     for d in distributions:
         for source, relative in _layer_files(d.name):
             target = directory / "python" / relative

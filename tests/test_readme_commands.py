@@ -21,7 +21,6 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_the_readme_drift_message_is_the_one_synthesis_prints():
-    from eks_guardrail.config import ConfigError  # noqa: F401  (functions/ on the path, as in the app)
     import sys
 
     sys.path.insert(0, str(ROOT))

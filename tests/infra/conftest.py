@@ -53,7 +53,7 @@ def org():
 
 
 @pytest.fixture(scope="session")
-def default_synth(tmp_path_factory) -> "cx_api.CloudAssembly":  # noqa: F821
+def default_synth(tmp_path_factory):
     """The example file (no `deployment` part) without credentials: account unknown, region eu-west-2 (so a forwarder)."""
     from infra.app_builder import build_app
 
