@@ -94,6 +94,9 @@ class Stream:
     records: int = 0
     #: Items whose CloudTrailEvent was not a JSON record.
     unreadable: int = 0
+    #: Records not held for judging (`keep`), and events seen twice.
+    not_kept: int = 0
+    duplicates: int = 0
     done: bool = False
     error: str | None = None
 
@@ -105,12 +108,14 @@ class HistoryLookup:
     client_for: Callable[[str], Any]  # region -> a `cloudtrail` client
     regions: list[str]
     window: Window
+    #: Which records to hold for judging (the others are only counted): keeps memory to what matters.
+    keep: Callable[[dict[str, Any]], bool] = lambda record: True
     limiters: dict[str, RateLimiter] = field(default_factory=dict)
     on_progress: Callable[[list["Stream"]], None] | None = None
     _streams: list[Stream] = field(default_factory=list)
 
     def streams(self) -> list[Stream]:
-        streams = [Stream(region, EKS_SOURCE) for region in self.regions]
+        streams = [Stream(region, EKS_SOURCE) for region in dict.fromkeys(self.regions)]
         return streams + [Stream(IAM_REGION, IAM_SOURCE)]
 
     def records(self) -> tuple[list[dict[str, Any]], list[Stream]]:
@@ -119,9 +124,19 @@ class HistoryLookup:
         gathered: list[dict[str, Any]] = []
         lock = threading.Lock()
 
+        seen: set[str] = set()
+
         def run(stream: Stream) -> None:
             for record in self._lookup(stream):
+                event_id = str(record.get("eventID", ""))
+                if not self.keep(record):
+                    stream.not_kept += 1
+                    continue
                 with lock:
+                    if event_id and event_id in seen:
+                        stream.duplicates += 1  # the same event on two pages
+                        continue
+                    seen.add(event_id)
                     gathered.append(record)
             stream.done = True
             self._progress()

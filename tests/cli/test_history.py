@@ -240,3 +240,13 @@ def test_the_readme_backtest_example_is_what_the_command_prints(tmp_path, capsys
     code, out, _ = run_history(tmp_path, capsys, clients, "--regions", REGION, "--since", "90d")
     assert code == 1
     assert out[out.index("Backtest "):] == quoted
+
+
+def test_reads_are_counted_not_held_and_a_region_given_twice_is_read_once(tmp_path, capsys):
+    reads = [at(ct.cloudtrail_record("eks", "DescribeCluster", {"name": "prod"}), 30 - i) for i in range(7)]
+    violation = at(ct.create_access_entry(ct.user_arn("mallory")), 5)
+    clients = {REGION: FakeCloudTrail([*reads, violation]), "us-east-1": FakeCloudTrail([])}
+    code, out, _ = run_history(tmp_path, capsys, clients, "--regions", REGION, REGION, "--format", "table")
+    assert code == 1
+    assert len(clients[REGION].calls) == 1
+    assert "1 event(s), 1 finding(s), from 8 record(s) in 2 lookup(s); 7 skipped quietly (0 of other services, 7 EKS/IAM calls" in out

@@ -56,6 +56,12 @@ class Judged:
     findings: list[Finding] = field(default_factory=list)
 
 
+def is_watched(event: Any) -> bool:
+    """Whether the record is a call the guardrail parses (by event source and name)."""
+    source, name = _source_and_name(event)
+    return isinstance(source, str) and isinstance(name, str) and (source, name) in PARSERS
+
+
 def _source_and_name(event: Any) -> tuple[Any, Any]:
     record = event.get("detail", event) if isinstance(event, Mapping) else {}
     record = record if isinstance(record, Mapping) else {}

@@ -12,7 +12,7 @@ from ..backtest import Backtest
 from ..config import ConfigError, OrgRules, load_org_rules
 from ..history import IAM_REGION, HistoryError, HistoryLookup, Stream, history_window
 from . import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
-from ._judging import Tally, judge_record, rules_needing_state, write_result_table
+from ._judging import Tally, is_watched, judge_record, rules_needing_state, write_result_table
 from ._status_line import StatusLine
 from .sarif import sarif_log
 
@@ -60,13 +60,18 @@ def run(args: argparse.Namespace, *, now: datetime | None = None, client_for: Ca
         return EXIT_ERROR
 
     progress = LookupProgress(sys.stderr)
-    records, streams = HistoryLookup(client_for, regions, window, on_progress=progress).records()
+    lookup = HistoryLookup(client_for, regions, window, keep=is_watched, on_progress=progress)
+    records, streams = lookup.records()
     progress.clear()
     failed = [s for s in streams if s.error]
     for stream in failed:
         print(f"eks-guardrail: {stream.region} {stream.source}: {stream.error}", file=sys.stderr)
+    for stream in (s for s in streams if s.unreadable):
+        print(f"eks-guardrail: {stream.region} {stream.source}: {stream.unreadable} item(s) without a readable CloudTrailEvent", file=sys.stderr)
 
     tally, backtest = Tally(files=len(streams), container="lookup(s)"), Backtest(org)
+    not_kept = sum(s.not_kept for s in streams)
+    tally.records, tally.not_watched, tally.bad_records = not_kept, not_kept, sum(s.unreadable for s in streams)
     lines: list[tuple[dict[str, Any], list[str]]] = []
     for index, record in enumerate(records):
         source = f"{record.get('awsRegion', '?')}:{record.get('eventID', index)}"
