@@ -119,23 +119,23 @@ def record_history(
     return record
 
 
-def _entries(account_id: str | None, region: str | None) -> list[HistoryEntry]:
-    with _lock:
-        return [
-            entry
-            for acct, regions in list(event_history_backends.items())
-            if account_id is None or acct == account_id
-            for reg, backend in list(regions.items())
-            if region is None or reg == region
-            for entry in backend.entries
-        ]
+def _backends(account_id: str | None, region: str | None) -> list[EventHistoryBackend]:
+    """The backends of one account and/or region (None: every one)."""
+    return [
+        backend
+        for acct, regions in list(event_history_backends.items())
+        if account_id is None or acct == account_id
+        for reg, backend in list(regions.items())
+        if region is None or reg == region
+    ]
 
 
 def recorded_events(account_id: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
     """The EventBridge envelopes of every recorded CloudTrail event (read-only ones included),
     in recording order, optionally only those of one account and/or region (IAM: ``us-east-1``)."""
-    entries = sorted(_entries(account_id, region), key=lambda entry: entry.sequence)
-    return [entry.envelope for entry in entries]
+    with _lock:
+        entries = [entry for backend in _backends(account_id, region) for entry in backend.entries]
+    return [entry.envelope for entry in sorted(entries, key=lambda entry: entry.sequence)]
 
 
 # -- what LookupEvents shows of a record ----------------------------------------------------------
@@ -250,13 +250,7 @@ def inject_lookup_throttles(count: int) -> None:
 def lookup_throttles_answered(account_id: str | None = None, region: str | None = None) -> int:
     """How many ThrottlingExceptions LookupEvents answered (since moto's state was reset)."""
     with _lock:
-        return sum(
-            backend.throttles_answered
-            for acct, regions in list(event_history_backends.items())
-            if account_id is None or acct == account_id
-            for reg, backend in list(regions.items())
-            if region is None or reg == region
-        )
+        return sum(backend.throttles_answered for backend in _backends(account_id, region))
 
 
 def admit_lookup(backend: EventHistoryBackend) -> None:
