@@ -119,31 +119,36 @@ class HistoryLookup:
         return streams + [Stream(IAM_REGION, IAM_SOURCE)]
 
     def records(self) -> tuple[list[dict[str, Any]], list[Stream]]:
-        """Every record of the window, oldest first (ties: by event id), and each stream's outcome."""
+        """Every record of the window, oldest first, and each stream's outcome."""
         streams = self._streams = self.streams()
-        gathered: list[dict[str, Any]] = []
-        lock = threading.Lock()
 
-        seen: set[str] = set()
+        per_stream: dict[int, list[dict[str, Any]]] = {}
 
-        def run(stream: Stream) -> None:
+        def run(index: int) -> None:
+            stream = streams[index]
+            kept = per_stream[index] = []
             for record in self._lookup(stream):
-                event_id = str(record.get("eventID", ""))
-                if not self.keep(record):
+                if self.keep(record):
+                    kept.append(record)
+                else:
                     stream.not_kept += 1
-                    continue
-                with lock:
-                    if event_id and event_id in seen:
-                        stream.duplicates += 1  # the same event on two pages
-                        continue
-                    seen.add(event_id)
-                    gathered.append(record)
+            kept.reverse()  # LookupEvents answers newest first: oldest first, same-second events in their order
             stream.done = True
             self._progress()
 
         with ThreadPoolExecutor(max_workers=max(1, len({s.region for s in streams}))) as pool:
-            list(pool.map(run, streams))
-        gathered.sort(key=lambda r: (_event_time(r), str(r.get("eventID", ""))))
+            list(pool.map(run, range(len(streams))))
+        gathered, seen = [], set()
+        for index in range(len(streams)):
+            for record in per_stream[index]:
+                event_id = str(record.get("eventID", ""))
+                if event_id and event_id in seen:
+                    streams[index].duplicates += 1  # the same event on two pages
+                    continue
+                seen.add(event_id)
+                gathered.append(record)
+        # Stable: CloudTrail times are to the second; ties keep each stream's own order.
+        gathered.sort(key=_event_time)
         return gathered, streams
 
     def _lookup(self, stream: Stream) -> Iterator[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from typing import Any, Callable, TextIO
@@ -103,7 +104,7 @@ def _cloudtrail_clients() -> tuple[Callable[[str], Any], str | None]:
     if session.get_credentials() is None:
         raise RuntimeError("no AWS credentials: configure a profile, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
     factory = ClientFactory(session, config=SWEEP_RETRIES)  # adaptive retries: throttling is retried and slows the client
-    return (lambda region: factory.client("cloudtrail", region)), session.region_name
+    return (lambda region: factory.client("cloudtrail", region)), session.region_name or os.environ.get("AWS_REGION")
 
 
 def _write_table(lines: list[tuple[dict[str, Any], list[str]]], backtest: Backtest, tally: Tally, window: Any, out: TextIO) -> None:
