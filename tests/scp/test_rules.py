@@ -200,3 +200,17 @@ def test_with_every_rule_on_everyday_requests_pass_and_every_violation_is_still_
     for case in COMBINED:
         for request in case.violating:
             assert not allowed(scps, request), (case.rule, request)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_the_boundary_denies_what_the_scps_deny(case: Case):
+    """Beside an identity policy that allows it all, the boundary denies the violation (for every caller it is attached to)."""
+    from .policy_eval import decide
+
+    boundary = build_policy_set(only(case.rule, case.settings, case.top), boundary=True).boundary.document
+    identity = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "eks:*", "Resource": "*"}]}
+    for request in case.violating:
+        assert decide([identity, boundary], *request) == "Deny", request
+        assert decide([identity, boundary], *as_caller(request, GUARDRAIL_ROLE)) == "Deny"  # never attach it to those
+    for request in case.compliant:
+        assert decide([identity, boundary], *request) == "Allow", request

@@ -3,7 +3,12 @@
 AWS limits (AWS Organizations and IAM quotas): an SCP holds at most 5,120 characters, and a
 target (root, OU or account) at most 5 SCPs, FullAWSAccess included where it is attached to
 that same target; a managed policy, which a permissions boundary is, at most 6,144
-characters. Documents are counted, written and uploaded minified.
+characters, and a role has one boundary. Documents are counted, written and uploaded minified.
+
+The boundary is the same Deny statements, unsplit, after an Allow of everything (a boundary
+only limits what identity policies allow), and without the excepted callers: it binds the
+roles it is attached to, and the guardrail's roles and break-glass principals are not to
+carry it.
 """
 
 from __future__ import annotations
@@ -124,7 +129,9 @@ def _document(name: str, group: list[Placed]) -> Policy:
 
 
 def _boundary(guards: list[Guard]) -> Policy:
-    placed = _name_statements([(guard, guard.statement) for guard in guards])
+    """The Deny statements without the excepted callers: a boundary binds only the roles it is attached to,
+    and the guardrail's roles and the exempt principals are not to carry it."""
+    placed = _name_statements([(guard, _without_callers(guard.statement)) for guard in guards])
     policy = Policy("boundary", tuple(placed), {"Version": VERSION, "Statement": [ALLOW_ALL] + [p.statement for p in placed]})
     if policy.characters > BOUNDARY_CHARACTERS:
         raise ScpError(
@@ -133,6 +140,11 @@ def _boundary(guards: list[Guard]) -> Policy:
         )
     _check(policy, BOUNDARY_CHARACTERS)
     return policy
+
+
+def _without_callers(statement: Statement) -> Statement:
+    condition = {op: {k: v for k, v in keys.items() if k != "aws:PrincipalArn"} for op, keys in statement["Condition"].items()}
+    return {**statement, "Condition": {op: keys for op, keys in condition.items() if keys}}
 
 
 def _check(policy: Policy, limit: int) -> None:

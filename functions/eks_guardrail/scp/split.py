@@ -33,6 +33,8 @@ CELL_OPERATOR, REST_OPERATOR = "StringLike", "StringNotLike"
 
 def split_statement(statement: Statement, operator: str, key: str, fits: Callable[[Statement], bool]) -> list[Statement]:
     """Statements, each one `fits`, that together deny what `statement` denies."""
+    if fits(statement):
+        return [statement]
     values = _values(statement, operator, key)
     negated = "Not" in operator
     parts = _cells(statement, operator, key, values, fits) if negated else _chunks(statement, operator, key, values, fits)
