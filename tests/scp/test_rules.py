@@ -214,3 +214,20 @@ def test_the_boundary_denies_what_the_scps_deny(case: Case):
         assert decide([identity, boundary], *as_caller(request, GUARDRAIL_ROLE)) == "Deny"  # never attach it to those
     for request in case.compliant:
         assert decide([identity, boundary], *request) == "Allow", request
+
+
+def test_with_a_deployment_the_guardrails_roles_are_named_per_region():
+    from eks_guardrail.scp.statements import guardrail_role_patterns
+
+    deployment = {"accounts": [ACCOUNT], "regions": ["eu-west-1", "eu-central-1"], "home_region": "eu-central-1"}
+    org = org_rules_from_data({"deployment": deployment, "rules": {"prefer-roles": {"action": "rollback"}}})
+    assert guardrail_role_patterns(org) == [
+        "arn:*:iam::*:role/eks-guardrail-access-entry-eu-west-1",
+        "arn:*:iam::*:role/eks-guardrail-access-entry-eu-central-1",
+        "arn:*:iam::*:role/eks-guardrail-iam-principal-eu-central-1",
+        "arn:*:iam::*:role/eks-guardrail-sweep-eu-central-1",
+    ]
+    scps = documents(org)
+    user_entry = create_entry(f"arn:aws:iam::{ACCOUNT}:user/alice")
+    assert allowed(scps, as_caller(user_entry, GUARDRAIL_ROLE))
+    assert not allowed(scps, as_caller(user_entry, f"arn:aws:iam::{ACCOUNT}:role/eks-guardrail-access-entry-us-east-1"))

@@ -165,6 +165,9 @@ def _shown(values: Any, most: int = 4) -> str:
 def _write_footer(policies: PolicySet, gaps: list[Gap], org: OrgRules, out: TextIO) -> None:
     out.write(f"{_usage(policies)}\n")
     out.write(f"{DECISION}\n")
+    silent = [rule["rule"] for rule in _rule_counts(policies, org) if not rule["statements"]]
+    if silent:
+        out.write(f"on, but nothing an SCP can say with these settings: {', '.join(silent)}\n")
     out.write("what an SCP cannot prevent, and what covers it:\n")
     for gap in gaps:
         out.write(f"  - {gap.rule + ': ' if gap.rule else ''}{gap.gap}\n    covered by: {gap.covered_by}\n")
