@@ -26,7 +26,7 @@ def allow_listed(arns: list[str], **extra) -> dict:
 
 
 def test_300_allow_listed_arns_split_into_several_scps_each_within_the_limit():
-    arns = admins(300) + [f"arn:aws:iam::{ACCOUNT}:role/platform-*", f"arn:aws:iam::*:role/BreakGlass"]
+    arns = admins(300) + [f"arn:aws:iam::{ACCOUNT}:role/platform-*", "arn:aws:iam::*:role/BreakGlass"]
     policies = build_policy_set(org_rules_from_data(allow_listed(arns)))
     assert 1 < len(policies.scps) <= SCPS_PER_TARGET
     for scp in policies.scps:

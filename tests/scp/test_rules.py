@@ -13,7 +13,7 @@ from eks_guardrail.rules import REGISTRY
 from eks_guardrail.scp import build_policy_set, guards_for
 
 from .eks_requests import (
-    ACCOUNT, ALICE, BREAK_GLASS, CLUSTER_ADMIN, DEV_ROLE, EDIT, GUARDRAIL_ROLE, STRANGER_ACCOUNT, VIEW, Request, allowed,
+    ACCOUNT, BREAK_GLASS, CLUSTER_ADMIN, DEV_ROLE, EDIT, GUARDRAIL_ROLE, STRANGER_ACCOUNT, VIEW, Request, allowed,
     as_caller, associate, create_cluster, create_entry, on_entry, tag_resource, update_cluster_config,
 )
 from .guardrail_oracle import guardrail_flags

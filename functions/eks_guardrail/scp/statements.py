@@ -28,7 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..aws_catalog import ACCESS_POLICY_ARN_PREFIX, AWS_RESERVED_PREFIXES, DEFAULT_AUTHENTICATION_MODE, NODE_ENTRY_TYPES
+from ..aws_catalog import (
+    ACCESS_POLICY_ARN_PREFIX, AUTHENTICATION_MODES, AWS_RESERVED_PREFIXES, DEFAULT_AUTHENTICATION_MODE, NODE_ENTRY_TYPES,
+)
 from ..config import OrgRules
 from ..rules import REGISTRY
 from .patterns import arn_pattern, like_literal, namespace_values
@@ -273,8 +275,6 @@ def protected_entry(settings: Any, org: OrgRules) -> list[Guard]:
 
 
 def authentication_mode(settings: Any, org: OrgRules) -> list[Guard]:
-    from ..aws_catalog import AUTHENTICATION_MODES
-
     allowed = list(settings.allowed_modes)
     disallowed = [m for m in AUTHENTICATION_MODES if m not in allowed]
     if not disallowed:
