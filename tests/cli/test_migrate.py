@@ -160,6 +160,12 @@ def test_apply_needs_the_api_and_config_map_mode_then_creates_verifies_and_is_id
     assert code == 0 and "created " not in out  # a re-run changes nothing
     after = {p: eks.describe_access_entry(clusterName="prod", principalArn=p)["accessEntry"]["modifiedAt"] for p in before}
     assert after == before
+    # Planned again, every applied principal shows as existing; a changed entry shows the difference.
+    eks.update_access_entry(clusterName="prod", principalArn=f"arn:aws:iam::{account}:role/Dev", kubernetesGroups=["ops"])
+    replanned = {e["principalArn"]: e for e in json.loads(_plan(world, capsys)[1])["entries"]}
+    assert replanned[sso]["status"] == "exists" and replanned[sso]["reason"] == "the principal already has this entry"
+    dev = replanned[f"arn:aws:iam::{account}:role/Dev"]
+    assert dev["status"] == "exists" and "differs: groups ['ops'], planned ['developers']" in dev["reason"]
 
 
 def test_apply_refuses_to_finish_without_a_cluster_admin_path(world, capsys):
