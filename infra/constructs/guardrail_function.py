@@ -20,7 +20,11 @@ from ..nag import acknowledge
 
 #: The Lambda code: `functions/` as is (stdlib, the runtime's boto3 and the dependencies layer's packages only).
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
-CODE_EXCLUDES = ["**/__pycache__", "*.egg-info", "eks_guardrail/local", "eks_guardrail/demo", "**/*.pyc"]
+CODE_EXCLUDES = [
+    "**/__pycache__", "*.egg-info", "**/*.pyc",
+    # offline and command-line only: the emulator, the demo, the aws-auth migration, the SCP generator
+    "eks_guardrail/local", "eks_guardrail/demo", "eks_guardrail/migration", "eks_guardrail/scp",
+]
 
 #: Function id -> (handler module, memory MB, timeout).
 SPECS: dict[str, tuple[str, int, Duration]] = {
