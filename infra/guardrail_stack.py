@@ -64,6 +64,7 @@ class GuardrailStack(Stack):
         self.deployment = deployment
         account, region = self.account, self.region
         self.is_home = home
+        self.security_hub = org.security_hub
         self.config_json = json.dumps(org.handler_config(), separators=(",", ":"), sort_keys=True)
         self._config_layer: lambda_.LayerVersion | None = None
 
@@ -170,6 +171,15 @@ class GuardrailStack(Stack):
         )
         grant_ledger(self, fn.role)
         self.alerts.grant_publish(fn.role)
+        if self.security_hub:
+            fn.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="SecurityHubImport",
+                    actions=["securityhub:BatchImportFindings"],
+                    # The account's default product, in each region whose findings this function reports.
+                    resources=[f"arn:aws:securityhub:{r}:{self.account}:product/{self.account}/default" for r in regions],
+                )
+            )
         deployment = self.deployment
         if deployment.slack_secret_name:
             fn.role.add_to_principal_policy(

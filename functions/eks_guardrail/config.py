@@ -151,6 +151,8 @@ class OrgRules:
     trusted_accounts: AccountIds = ()
     exemptions: Exemptions = field(default_factory=Exemptions)
     rules: RulesConfig = field(default_factory=RulesConfig)  # type: ignore[valid-type]
+    #: Also import every finding into AWS Security Hub (ASFF, the account's default product); off by default.
+    security_hub: bool = False
     #: Where `cdk deploy` puts it; the handlers never read it.
     deployment: Deployment | None = None
 

@@ -66,3 +66,29 @@ def test_home_functions_reach_every_region(synth):
     assert "arn:aws:eks:eu-west-1:111122223333:cluster/*" in resources
     other = {r for s in role_statements(synth, OTHER_STACK, "access-entry") for r in _listify(s["Resource"]) if isinstance(r, str)}
     assert not any(":eu-west-1:" in r and r.startswith("arn:aws:eks") for r in other)
+
+
+def test_security_hub_on_grants_exactly_batch_import_on_the_default_product(synth):
+    from conftest import ACCOUNT, HOME, HOME_STACK, OTHER, OTHER_STACK
+
+    checked = []
+    for stack, regions_by_function in ((HOME_STACK, {"AccessEntry": [HOME], "IamPrincipal": [HOME, OTHER], "Sweep": [HOME, OTHER]}), (OTHER_STACK, {"AccessEntry": [OTHER]})):
+        for logical_id, policy in synth.resources(stack, "AWS::IAM::Policy").items():
+            function = next((f for f in regions_by_function if logical_id.startswith(f)), None)
+            if function is None:
+                continue
+            checked.append((stack, function))
+            statements = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "SecurityHubImport"]
+            assert statements == [{
+                "Sid": "SecurityHubImport", "Effect": "Allow", "Action": "securityhub:BatchImportFindings",
+                "Resource": [f"arn:aws:securityhub:{r}:{ACCOUNT}:product/{ACCOUNT}/default" for r in regions_by_function[function]]
+                if len(regions_by_function[function]) > 1 else f"arn:aws:securityhub:{regions_by_function[function][0]}:{ACCOUNT}:product/{ACCOUNT}/default",
+            }], (stack, logical_id)
+    assert len(checked) == 4, checked
+
+
+def test_security_hub_off_grants_nothing(default_synth):
+    import json
+
+    for stack in default_synth.stacks:
+        assert "securityhub" not in json.dumps(stack.template)

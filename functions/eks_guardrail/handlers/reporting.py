@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from ..alerts.channels import Channel, Dispatcher, SlackChannel, SnsChannel, post_json
 from ..alerts.render import render
+from ..alerts.security_hub import SecurityHubSink, asff_finding, resolved_finding
 from ..clients import ClientFactory
 from ..enforcement.enforcer import Outcome
 from .settings import HandlerSettings
@@ -43,17 +44,34 @@ class Reporter:
         if settings.slack_secret_name:
             channels.append(SlackChannel(read_secret=_secret_reader(clients, settings.slack_secret_name), post=slack_post))
         self.dispatcher = Dispatcher(channels, on_failure=lambda channel, error: self.count("AlertFailures", channel=channel))
+        self.security_hub = (
+            SecurityHubSink(lambda region: clients.client("securityhub", region), on_failure=lambda n: self.count("AlertFailures", channel="security-hub"))
+            if settings.org.security_hub
+            else None
+        )
 
     def report(self, outcomes: Iterable[Outcome]) -> list[str]:
         """Alert every outcome; return the names of channels that failed."""
         failed: list[str] = []
+        documents = []
         for outcome in outcomes:
             self.count("Findings", rule=outcome.finding.rule)
             metric = OUTCOME_METRICS.get(outcome.status)
             if metric:
                 self.count(metric, rule=outcome.finding.rule)
             failed += self.dispatcher.send(render(outcome))
+            if self.security_hub is not None:
+                documents.append(asff_finding(outcome))
+        if documents and self.security_hub.send(documents):
+            failed.append("security-hub")
         return failed
+
+    def resolve(self, account: str, gone: Iterable[tuple[str, str, str | None, str | None]]) -> list[str]:
+        """Security Hub: resolve the findings (region, rule, cluster, principal) the sweep no longer sees."""
+        if self.security_hub is None:
+            return []
+        documents = [resolved_finding(account, region, cluster, principal, rule) for region, rule, cluster, principal in gone]
+        return ["security-hub"] if documents and self.security_hub.send(documents) else []
 
     def count(self, name: str, **dimensions: str) -> None:
         if self.metrics is None:

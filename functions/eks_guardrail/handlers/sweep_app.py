@@ -38,6 +38,17 @@ def fingerprint(finding: Finding) -> str:
     return "|".join((finding.rule, finding.region, finding.cluster or "", finding.principal_arn or "", finding.policy_arn or ""))
 
 
+def gone_findings(seen_before: set[str], findings: list[Finding]) -> list[tuple[str, str, str | None, str | None]]:
+    """(region, rule, cluster, principal) of what the previous sweep reported and this one no longer sees."""
+    still = {(f.region, f.rule, f.cluster or "", f.principal_arn or "") for f in findings}
+    gone = set()
+    for print_ in seen_before:
+        rule, region, cluster, principal, _policy = (print_.split("|") + ["", "", "", "", ""])[:5]
+        if (region, rule, cluster, principal) not in still:
+            gone.add((region, rule, cluster or None, principal or None))
+    return sorted(gone, key=lambda g: tuple(x or "" for x in g))
+
+
 class SweepMemory:
     """What the previous sweep reported, so each run alerts only what is new (kept in the ledger table)."""
 
@@ -93,6 +104,7 @@ class SweepApp:
         ]
         new = [o for o in outcomes if o.status != "alerted" or fingerprint(o.finding) not in seen_before] + creator_outcomes
         failed = self.reporter.report(new)
+        failed += self.reporter.resolve(account, gone_findings(seen_before, result.findings))
         memory.remember({fingerprint(f) for f in result.findings})
         refreshed = self._refresh_ledger(account, result, skip=converged)
         for error in result.errors:
