@@ -99,3 +99,18 @@ def test_imports_go_in_batches_of_100_and_refusals_are_counted():
     documents = [{"Id": str(i), "ProductArn": f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"} for i in range(250)]
     assert sink.send(documents) == 2
     assert hub.calls == [BATCH, BATCH, 50] and counted == [2]
+
+
+def test_a_sweep_that_could_not_read_a_cluster_resolves_nothing_of_it():
+    from eks_guardrail.handlers.sweep_app import gone_findings
+    from eks_guardrail.sweep.run import SweepResult
+    from eks_guardrail.sweep.snapshot import ClusterSnapshot
+
+    seen = {"custom-username|eu-west-1|prod|arn:aws:iam::1:role/Dev|", "custom-username|eu-west-1|dev|arn:aws:iam::1:role/Dev|",
+            "custom-username|eu-central-1|x|arn:aws:iam::1:role/Dev|", "custom-username|eu-west-1|deleted|arn:aws:iam::1:role/Dev|"}
+    result = SweepResult(
+        clusters=[ClusterSnapshot("eu-west-1", "prod"), ClusterSnapshot("eu-west-1", "dev", error="AccessDeniedException: no")],
+        errors=["eu-west-1/dev: AccessDeniedException: no", "eu-central-1: cannot list clusters: throttled"],
+    )
+    gone = gone_findings(seen, result)
+    assert gone == [("eu-west-1", "custom-username", "deleted", "arn:aws:iam::1:role/Dev"), ("eu-west-1", "custom-username", "prod", "arn:aws:iam::1:role/Dev")]

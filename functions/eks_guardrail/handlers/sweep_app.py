@@ -38,13 +38,20 @@ def fingerprint(finding: Finding) -> str:
     return "|".join((finding.rule, finding.region, finding.cluster or "", finding.principal_arn or "", finding.policy_arn or ""))
 
 
-def gone_findings(seen_before: set[str], findings: list[Finding]) -> list[tuple[str, str, str | None, str | None]]:
-    """(region, rule, cluster, principal) of what the previous sweep reported and this one no longer sees."""
-    still = {(f.region, f.rule, f.cluster or "", f.principal_arn or "") for f in findings}
+def gone_findings(seen_before: set[str], result: SweepResult) -> list[tuple[str, str, str | None, str | None]]:
+    """(region, rule, cluster, principal) of what the previous sweep reported and this one no longer sees.
+
+    Only where this sweep really looked: a cluster it read, or one gone from a region it listed.
+    A cluster or region it could not read says nothing, so nothing of it is resolved."""
+    still = {(f.region, f.rule, f.cluster or "", f.principal_arn or "") for f in result.findings}
+    read = {(c.region, c.name) for c in result.clusters if c.error is None}
+    unreadable = {(c.region, c.name) for c in result.clusters if c.error is not None and c.error != "the cluster no longer exists"}
+    unlisted_regions = {e.split(":", 1)[0] for e in result.errors if ": cannot list clusters:" in e}
     gone = set()
     for print_ in seen_before:
         rule, region, cluster, principal, _policy = (print_.split("|") + ["", "", "", "", ""])[:5]
-        if (region, rule, cluster, principal) not in still:
+        looked = (region, cluster) in read or ((region, cluster) not in unreadable and region not in unlisted_regions)
+        if looked and (region, rule, cluster, principal) not in still:
             gone.add((region, rule, cluster or None, principal or None))
     return sorted(gone, key=lambda g: tuple(x or "" for x in g))
 
@@ -104,7 +111,7 @@ class SweepApp:
         ]
         new = [o for o in outcomes if o.status != "alerted" or fingerprint(o.finding) not in seen_before] + creator_outcomes
         failed = self.reporter.report(new)
-        failed += self.reporter.resolve(account, gone_findings(seen_before, result.findings))
+        failed += self.reporter.resolve(account, gone_findings(seen_before, result))
         memory.remember({fingerprint(f) for f in result.findings})
         refreshed = self._refresh_ledger(account, result, skip=converged)
         for error in result.errors:
