@@ -68,17 +68,25 @@ def is_template(data: Any) -> bool:
 def load_yaml_template(text: str) -> tuple[Any, dict[str, int]]:
     """The template and the line of each resource's logical id."""
     data = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
-    lines: dict[str, int] = {}
+    return data, _composed_lines(text)
+
+
+def _composed_lines(text: str) -> dict[str, int]:
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if isinstance(root, yaml.MappingNode):
         for key, value in root.value:
             if key.value == "Resources" and isinstance(value, yaml.MappingNode):
-                lines = {k.value: k.start_mark.line + 1 for k, _ in value.value}
-    return data, lines
+                return {k.value: k.start_mark.line + 1 for k, _ in value.value}
+    return {}
 
 
 def json_resource_lines(text: str, template: Mapping[str, Any]) -> dict[str, int]:
-    """The line of each logical id in a JSON template: its first `"Id":` after `"Resources"`."""
+    """The line of each logical id in a JSON template: read as YAML (JSON nearly is), else its
+    first `"Id":` after `"Resources"`."""
+    try:
+        return _composed_lines(text)
+    except yaml.YAMLError:
+        pass
     start = max(text.find('"Resources"'), 0)
     lines = {}
     for logical_id in template.get("Resources") or {}:
