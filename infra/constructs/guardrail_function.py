@@ -22,8 +22,8 @@ from ..nag import acknowledge
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 CODE_EXCLUDES = [
     "**/__pycache__", "*.egg-info", "**/*.pyc",
-    # offline and command-line only: the emulator, the demo, the aws-auth migration, the SCP generator
-    "eks_guardrail/local", "eks_guardrail/demo", "eks_guardrail/migration", "eks_guardrail/scp",
+    # offline and command-line only: the emulator, the demo, the aws-auth migration, the SCP generator, the IaC checks
+    "eks_guardrail/local", "eks_guardrail/demo", "eks_guardrail/migration", "eks_guardrail/scp", "eks_guardrail/iac",
 ]
 
 #: Function id -> (handler module, memory MB, timeout).

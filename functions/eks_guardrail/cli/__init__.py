@@ -12,7 +12,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import demo, doctor, evaluate, history, inventory, local_aws, migrate, replay, scan, scp
+    from . import demo, doctor, evaluate, history, iac, inventory, local_aws, migrate, replay, scan, scp
 
     parser = argparse.ArgumentParser(
         prog="eks-guardrail",
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (demo, evaluate, history, scan, inventory, doctor, replay, migrate, scp, local_aws):
+    for module in (demo, evaluate, history, iac, scan, inventory, doctor, replay, migrate, scp, local_aws):
         module.register(commands)
     return parser
 
