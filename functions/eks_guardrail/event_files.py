@@ -173,6 +173,7 @@ class _TextChunks:
             pos = _SPACE.match(self.text, pos).end()  # type: ignore[union-attr]
             if pos < len(self.text) or self.eof:
                 return pos
+            self.text, pos = "", 0  # all of it was space: keep none of it
             self.fill()
 
     def consumed(self, end: int) -> int:

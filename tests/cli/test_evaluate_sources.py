@@ -200,3 +200,13 @@ def test_progress_is_drawn_on_a_terminal_and_cleared(tmp_path):
     quiet = io.StringIO()
     Progress(quiet)(tally, "x")  # not a terminal: nothing
     assert quiet.getvalue() == ""
+
+
+def test_padding_between_records_is_not_held(tmp_path):
+    """Megabytes of space between records are skipped chunk by chunk, not accumulated."""
+    violation = _violation()
+    path = tmp_path / "padded.json"
+    path.write_bytes(
+        b'{"Records": [' + b" " * (3 * CHUNK) + json.dumps(violation).encode() + b"," + b"\n" * (2 * CHUNK) + json.dumps(S3_READ).encode() + b"]}"
+    )
+    assert [e.event["eventID"] for e in read_event_file(str(path))] == [violation["eventID"], "s3-read"]
