@@ -23,7 +23,7 @@ import yaml
 
 from ..changes import Change
 from ..planned_changes import planned_association, planned_entry
-from .resources import UNKNOWN_NAME, Context, PlannedResource, Where, iac_meta, planned_cluster
+from .resources import UNKNOWN_NAME, Context, PlannedResource, Where, dig, dotted, iac_meta, planned_cluster
 
 ENTRY, CLUSTER = "AWS::EKS::AccessEntry", "AWS::EKS::Cluster"
 CFN_DEFAULT_MODE, CFN_DEFAULT_BOOTSTRAP = "CONFIG_MAP", True
@@ -169,21 +169,21 @@ class _Fields:
         try:
             value: Any = self.properties
             for step in path:
-                value = _dig(self.resolver.value(value) if _is_intrinsic(value) else value, (step,))
+                value = dig(self.resolver.value(value) if _is_intrinsic(value) else value, (step,))
             return self.resolver.value(value)
         except Unresolved as why:
-            self.unknown.append(f"{_dotted(path)} ({why})")
+            self.unknown.append(f"{dotted(path)} ({why})")
             return None
 
     def text(self, *path: str | int) -> Any:
         value = self.get(*path)
         if value is not None and not isinstance(value, str):
-            raise TemplateError(f"{_dotted(path)}: expected a string, got {type(value).__name__}")
+            raise TemplateError(f"{dotted(path)}: expected a string, got {type(value).__name__}")
         return value
 
     def name(self, *path: str | int) -> str:
         try:
-            return self.resolver.value(_dig(self.properties, path)) or UNKNOWN_NAME
+            return self.resolver.value(dig(self.properties, path)) or UNKNOWN_NAME
         except Unresolved:
             return UNKNOWN_NAME
 
@@ -192,7 +192,7 @@ class _Fields:
         if value is None:
             return ()
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise TemplateError(f"{_dotted(path)}: expected a list of strings")
+            raise TemplateError(f"{dotted(path)}: expected a list of strings")
         return tuple(value)
 
     def tags(self, *path: str) -> dict[str, str]:
@@ -200,25 +200,12 @@ class _Fields:
         if isinstance(value, Mapping):  # AWS::EKS::Cluster documents a list; CDK L1 writes a list too
             return {str(k): str(v) for k, v in value.items()}
         if not isinstance(value, list) or not all(isinstance(tag, Mapping) and "Key" in tag for tag in value):
-            raise TemplateError(f"{_dotted(path)}: expected a list of {{Key, Value}}")
+            raise TemplateError(f"{dotted(path)}: expected a list of {{Key, Value}}")
         return {str(tag["Key"]): str(tag.get("Value", "")) for tag in value}
-
-
-def _dig(value: Any, path: tuple[str | int, ...]) -> Any:
-    for step in path:
-        if isinstance(step, int):
-            value = value[step] if isinstance(value, list) and len(value) > step else None
-        else:
-            value = value.get(step) if isinstance(value, Mapping) else None
-    return value
 
 
 def _is_intrinsic(value: Any) -> bool:
     return isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in INTRINSICS
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path).lstrip(".")
 
 
 # --- intrinsics ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ shared `planned_changes.py` does not have (clusters, entry updates and deletions
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..changes import (
     AccessEntryDeleted,
@@ -28,6 +28,23 @@ UNKNOWN_NAME = "(known after apply)"
 #: Neither a plan nor a template says who will apply it: rules print "an unknown caller", no
 #: exemption by principal or by a tag `set_by` someone applies to the creator.
 IAC_ACTOR_TYPE = "Unknown"
+
+
+def dig(value: Any, path: tuple[str | int, ...]) -> Any:
+    """The value at `path` in nested mappings and lists (keys and indexes), None where it stops."""
+    for step in path:
+        if isinstance(step, int):
+            value = value[step] if isinstance(value, list) and len(value) > step else None
+        else:
+            value = value.get(step) if isinstance(value, Mapping) else None
+        if value is None:
+            return None
+    return value
+
+
+def dotted(path: tuple[str | int, ...]) -> str:
+    """`Properties.AccessPolicies[0].PolicyArn` for a path of keys and indexes."""
+    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path).lstrip(".")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from .resources import (
     Context,
     PlannedResource,
     Where,
+    dig,
+    dotted,
     iac_meta,
     planned_cluster,
     planned_cluster_update,
@@ -181,14 +183,14 @@ class _Values:
         if _marked(self.unknown_marks, path):
             if computed_default is not _NOTHING and self.expressions is not None and not _marked(self.expressions, path, leaf=Mapping):
                 return computed_default  # the configuration leaves it to AWS
-            self.unknown.append(_dotted(path))
+            self.unknown.append(dotted(path))
             return None
-        return _dig(self.values, path)
+        return dig(self.values, path)
 
     def text(self, *path: str | int, computed_default: Any = _NOTHING) -> Any:
         value = self.get(*path, computed_default=computed_default)
         if value is not None and not isinstance(value, str):
-            raise PlanError(f"{_dotted(path)}: expected a string, got {type(value).__name__}")
+            raise PlanError(f"{dotted(path)}: expected a string, got {type(value).__name__}")
         return value
 
     def name(self, *path: str | int) -> str:
@@ -202,23 +204,12 @@ class _Values:
         if value is None:
             return None
         if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
-            raise PlanError(f"{_dotted(path)}: expected a list of strings")
+            raise PlanError(f"{dotted(path)}: expected a list of strings")
         return tuple(value)
 
     def mapping(self, *path: str | int) -> dict[str, str]:
         value = self.get(*path)
         return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
-
-
-def _dig(value: Any, path: tuple[str | int, ...]) -> Any:
-    for step in path:
-        if isinstance(step, int):
-            value = value[step] if isinstance(value, list) and len(value) > step else None
-        else:
-            value = value.get(step) if isinstance(value, Mapping) else None
-        if value is None:
-            return None
-    return value
 
 
 def _marked(marks: Any, path: tuple[str | int, ...], leaf: type | None = None) -> bool:
@@ -228,7 +219,7 @@ def _marked(marks: Any, path: tuple[str | int, ...], leaf: type | None = None) -
     for step in path:
         if value is True:
             return leaf is None
-        value = _dig(value, (step,))
+        value = dig(value, (step,))
         if value is None:
             return False
     return _any_true(value) if leaf is None else isinstance(value, leaf)
@@ -243,15 +234,11 @@ def _any_true(marks: Any) -> bool:
     return marks is True
 
 
-def _dotted(path: tuple[str | int, ...]) -> str:
-    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path).lstrip(".")
-
-
 def _expressions(plan: Mapping[str, Any], change: Mapping[str, Any]) -> Mapping | None:
     """What the configuration writes for this resource (`configuration.root_module`, through module_calls), or None."""
-    module = _dig(plan, ("configuration", "root_module"))
+    module = dig(plan, ("configuration", "root_module"))
     for name in re.findall(r"module\.([^.\[]+)", str(change.get("module_address") or "")):
-        module = _dig(module, ("module_calls", name, "module"))
+        module = dig(module, ("module_calls", name, "module"))
     for resource in (module or {}).get("resources") or []:
         if isinstance(resource, Mapping) and (resource.get("mode", "managed"), resource.get("type"), resource.get("name")) == (
             "managed", change.get("type"), change.get("name")
@@ -267,7 +254,7 @@ def _arns_in_plan(changes: list[Any]) -> list[str]:
         if not isinstance(change, Mapping) or change.get("type") not in (CLUSTER, ENTRY):
             continue
         for side in ("before", "after"):
-            values = _dig(change, ("change", side)) or {}
+            values = dig(change, ("change", side)) or {}
             for key in ("arn", "access_entry_arn", "role_arn"):  # the cluster's own role is in its account
                 if isinstance(values, Mapping) and isinstance(values.get(key), str):
                     arns.append(values[key])
