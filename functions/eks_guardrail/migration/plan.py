@@ -16,7 +16,7 @@ from ..config import OrgRules
 from ..engine import evaluate
 from ..findings import Finding
 from ..planned_changes import planned_actor, planned_association, planned_entry, planned_meta
-from ..state import EntryState
+from ..state import Association, EntryState
 from .aws_auth import AwsAuth
 from .mapping import NotCarried, PlannedEntry, map_aws_auth
 
@@ -91,7 +91,7 @@ def _item_json(item: PlanItem) -> dict[str, Any]:
         "username": entry.username,
         "kubernetesGroups": list(entry.groups),
         "policies": [
-            {"policyArn": p.policy_arn, "accessScope": {"type": p.scope_type, **({"namespaces": list(p.namespaces)} if p.scope_type == "namespace" else {})}}
+            {"policyArn": p.policy_arn, "accessScope": Association(p.policy_arn, p.scope_type, p.namespaces).access_scope()}
             for p in entry.policies
         ],
         "status": item.status,
