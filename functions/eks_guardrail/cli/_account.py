@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from ..adapters.eks import EksAccessEntries, eks_access_for
 from ..clients import SWEEP_RETRIES, ClientFactory
 from ..sweep.snapshot import ClusterRef
+
+
+def default_region(session: Any) -> str | None:
+    """The session's region (profile, AWS_DEFAULT_REGION), else AWS_REGION."""
+    return session.region_name or os.environ.get("AWS_REGION")
 
 
 class AccountError(RuntimeError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import datetime, timezone
 from typing import Any, Callable, TextIO
@@ -13,6 +12,7 @@ from ..backtest import Backtest
 from ..config import ConfigError, OrgRules, load_org_rules
 from ..history import IAM_REGION, HistoryError, HistoryLookup, Stream, history_window
 from . import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from ._account import default_region
 from ._judging import Tally, is_watched, judge_record, rules_needing_state, write_result_table
 from ._status_line import StatusLine
 from .sarif import sarif_log
@@ -104,7 +104,7 @@ def _cloudtrail_clients() -> tuple[Callable[[str], Any], str | None]:
     if session.get_credentials() is None:
         raise RuntimeError("no AWS credentials: configure a profile, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
     factory = ClientFactory(session, config=SWEEP_RETRIES)  # adaptive retries: throttling is retried and slows the client
-    return (lambda region: factory.client("cloudtrail", region)), session.region_name or os.environ.get("AWS_REGION")
+    return (lambda region: factory.client("cloudtrail", region)), default_region(session)
 
 
 def _write_table(lines: list[tuple[dict[str, Any], list[str]]], backtest: Backtest, tally: Tally, window: Any, out: TextIO) -> None:

@@ -98,8 +98,8 @@ def _build_plan(args: argparse.Namespace, clients: Callable[[str, str | None], A
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        clients = clients or _default_clients()
-        region = args.region or _default_region()
+        clients, region_default = (clients, None) if clients else _default_clients()
+        region = args.region or region_default
         if not region:
             print("eks-guardrail: no region: pass --region, or set AWS_REGION", file=sys.stderr)
             return EXIT_ERROR
@@ -189,7 +189,7 @@ def run_apply(args: argparse.Namespace, *, clients: Callable[[str, str | None], 
         return EXIT_ERROR
     region = args.region or region
     try:
-        eks = EksAccessEntries((clients or _default_clients())("eks", region))
+        eks = EksAccessEntries((clients or _default_clients()[0])("eks", region))
         report = apply_plan(eks, cluster, region, items, accept_findings=args.accept_findings)
     except (ClientError, BotoCoreError) as error:
         print(f"eks-guardrail: {error}", file=sys.stderr)
@@ -245,21 +245,16 @@ def run_verify(args: argparse.Namespace, *, clients: Callable[[str, str | None],
 # --- clients ----------------------------------------------------------------------------------
 
 
-def _default_clients() -> Callable[[str, str | None], Any]:
+def _default_clients() -> tuple[Callable[[str, str | None], Any], str | None]:
+    """Clients from boto3's default chain (`AWS_ENDPOINT_URL` reaches local-aws), and the default region."""
     import boto3
 
     from ..clients import ClientFactory
+    from ._account import default_region
 
-    factory = ClientFactory(boto3.session.Session())
-    return lambda service, region: factory.client(service, region)
-
-
-def _default_region() -> str | None:
-    import os
-
-    import boto3
-
-    return boto3.session.Session().region_name or os.environ.get("AWS_REGION")
+    session = boto3.session.Session()
+    factory = ClientFactory(session)
+    return (lambda service, region: factory.client(service, region)), default_region(session)
 
 
 def _caller(clients: Callable[[str, str | None], Any], region: str) -> str | None:
