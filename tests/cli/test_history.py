@@ -250,3 +250,11 @@ def test_reads_are_counted_not_held_and_a_region_given_twice_is_read_once(tmp_pa
     assert code == 1
     assert len(clients[REGION].calls) == 1
     assert "1 event(s), 1 finding(s), from 8 record(s) in 2 lookup(s); 7 skipped quietly (0 of other services, 7 EKS/IAM calls" in out
+
+
+def test_an_event_delivered_twice_is_judged_once(tmp_path, capsys):
+    record = at(ct.create_access_entry(ct.user_arn("mallory")), 10)
+    clients = {REGION: FakeCloudTrail([record, dict(record)]), "us-east-1": FakeCloudTrail([])}
+    code, out, _ = run_history(tmp_path, capsys, clients, "--regions", REGION, "--format", "json")
+    assert code == 1
+    assert [json.loads(line)["event_id"] for line in out.splitlines()] == [record["eventID"]]
