@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
-
-from ..adapters.eks import EksAccessEntries, eks_access_for
-from ..clients import SWEEP_RETRIES, ClientFactory
-from ..sweep.snapshot import ClusterRef
+if TYPE_CHECKING:  # boto3 and the AWS glue load only when a command reads the account, not for --help
+    from ..adapters.eks import EksAccessEntries
+    from ..sweep.snapshot import ClusterRef
 
 
 def default_region(session: Any) -> str | None:
@@ -39,6 +37,9 @@ class AccountReader:
     def __init__(self, regions: list[str] | None):
         import boto3
 
+        from ..adapters.eks import eks_access_for
+        from ..clients import SWEEP_RETRIES, ClientFactory
+
         self.session = boto3.session.Session()
         self.clients = ClientFactory(self.session, config=SWEEP_RETRIES)
         self._eks_for_region = eks_access_for(self.clients)
@@ -50,6 +51,8 @@ class AccountReader:
         return self._eks_for_region(region)
 
     def account(self) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
         try:
             return self.clients.client("sts", self.regions[0]).get_caller_identity()["Account"]
         except NoCredentialsError:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import resources
 
 from ..config import ConfigError, load_org_rules, org_rules_from_data, parse_yaml
 from . import EXIT_ERROR
@@ -40,5 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _embedded_rules():
+    from importlib import resources
+
     text = resources.files("eks_guardrail.demo").joinpath("guardrail.demo.yaml").read_text(encoding="utf-8")
     return org_rules_from_data(parse_yaml(text, source="guardrail.demo.yaml"), source="guardrail.demo.yaml")

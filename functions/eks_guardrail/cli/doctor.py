@@ -13,14 +13,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ..config import ConfigError, load_org_rules
 from ..patterns import eks_access_pattern, iam_principal_pattern
 from . import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from ._account import AccountError, AccountReader
 
 IAM_EVENTS_REGION = "us-east-1"
+
+# botocore is imported by the functions that call AWS: building the parser (`--help`, `evaluate`) must not load it.
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,8 @@ def diagnose(client: Callable[[str, str], Any], regions: list[str], home: str, s
 
 
 def _trail(client: Callable[[str, str], Any], region: str) -> Check:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     fix = "set deployment.create_trail: true and redeploy, or create a multi-region trail that records management (write) events"
     try:
         cloudtrail = client("cloudtrail", region)
@@ -113,6 +115,8 @@ def _records_management_writes(selectors: dict[str, Any], *, custom: bool) -> bo
 
 
 def _clusters(client: Callable[[str, str], Any], region: str) -> list[Check]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         eks = client("eks", region)
         names = [n for page in eks.get_paginator("list_clusters").paginate() for n in page.get("clusters", [])]
@@ -138,6 +142,8 @@ def _same_pattern(deployed: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 
 def _rule(client: Callable[[str, str], Any], region: str, pattern: dict[str, Any], what: str) -> Check:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     fix = "deploy the guardrail (cdk deploy --all) in this account and region"
     try:
         events = client("events", region)
@@ -155,6 +161,8 @@ def _rule(client: Callable[[str, str], Any], region: str, pattern: dict[str, Any
 
 
 def _target(client: Callable[[str, str], Any], region: str, rule: str, targets: list[dict[str, Any]], what: str) -> Check:
+    from botocore.exceptions import ClientError
+
     for target in targets:
         arn = target["Arn"]
         if ":event-bus/" in arn:
@@ -171,6 +179,8 @@ def _target(client: Callable[[str, str], Any], region: str, rule: str, targets: 
 
 
 def _secret(client: Callable[[str, str], Any], region: str, name: str) -> Check:
+    from botocore.exceptions import ClientError
+
     try:
         secret = client("secretsmanager", region).describe_secret(SecretId=name)
     except ClientError as error:

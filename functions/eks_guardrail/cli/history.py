@@ -6,9 +6,8 @@ import argparse
 import json
 import sys
 from datetime import datetime, timezone
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
-from ..backtest import Backtest
 from ..config import ConfigError, OrgRules, load_org_rules
 from ..history import IAM_REGION, HistoryError, HistoryLookup, Stream, history_window
 from . import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
@@ -16,6 +15,9 @@ from ._account import default_region
 from ._judging import Tally, is_watched, judge_record, rules_needing_state, write_result_table
 from ._status_line import StatusLine
 from .sarif import sarif_log
+
+if TYPE_CHECKING:  # the backtest reads the enforcement modules (botocore): loaded when the command runs
+    from ..backtest import Backtest
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -39,6 +41,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, *, now: datetime | None = None, client_for: Callable[[str], Any] | None = None) -> int:
+    from ..backtest import Backtest
+
     try:
         org = load_org_rules(args.config) if args.config else OrgRules()
         window = history_window(args.since, args.until, now or datetime.now(timezone.utc))

@@ -6,12 +6,14 @@ import argparse
 import csv
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..arns import parse_principal_arn
-from ..sweep.snapshot import ClusterSnapshot, list_clusters, read_clusters
 from . import EXIT_ERROR, EXIT_OK
 from ._account import AccountError, AccountReader, ProgressBar, add_account_arguments
+
+if TYPE_CHECKING:  # the sweep's reader (botocore) loads when the command runs, not for --help
+    from ..sweep.snapshot import ClusterSnapshot
 
 COLUMNS = (
     "account", "region", "cluster", "authentication_mode", "principal_arn", "principal_kind", "entry_type",
@@ -57,6 +59,8 @@ def rows(clusters: list[ClusterSnapshot], account: str) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..sweep.snapshot import list_clusters, read_clusters
+
     try:
         reader = AccountReader(args.regions)
         account = reader.account()

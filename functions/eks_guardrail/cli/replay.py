@@ -12,9 +12,6 @@ import re
 import sys
 from typing import Any, Callable, Sequence, TextIO
 
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
-
 from ..replay import (
     FAILED,
     InvokeError,
@@ -35,9 +32,9 @@ from . import EXIT_ERROR
 WAIT_SECONDS = 1
 #: How long received messages stay hidden while the run goes on (the sweep may run 15 minutes).
 DEFAULT_VISIBILITY = 900
-#: Synchronous invocations wait for the function: up to Lambda's 15-minute maximum.
-LAMBDA_CONFIG = Config(read_timeout=910, connect_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-SQS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6})
+#: Synchronous invocations wait for the function: up to Lambda's 15-minute maximum (botocore `Config` options).
+LAMBDA_CONFIG = {"read_timeout": 910, "connect_timeout": 10, "retries": {"mode": "standard", "max_attempts": 3}}
+SQS_CONFIG = {"retries": {"mode": "standard", "max_attempts": 6}}
 
 NO_CREDENTIALS = "no AWS credentials: configure a profile, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
 _QUEUE_URL = re.compile(r"https?://[^/\s]+/(\d{12})/([A-Za-z0-9_-]{1,80}(?:\.fifo)?)/?")
@@ -132,9 +129,12 @@ class ReplaySetupError(RuntimeError):
 
 
 # --- AWS glue -------------------------------------------------------------------------------------
+# botocore is imported by the functions that call AWS: building the parser (`--help`, `evaluate`) must not load it.
 
 
 def _aws_error(error: Exception, what: str) -> str:
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+
     if isinstance(error, NoCredentialsError):
         return NO_CREDENTIALS
     if isinstance(error, NoRegionError):
@@ -155,11 +155,15 @@ class SqsQueue:
         self.wait_seconds = WAIT_SECONDS if wait_seconds is None else wait_seconds
 
     def _error(self, error: Exception, what: str) -> QueueError:
+        from botocore.exceptions import ClientError
+
         if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in _MISSING_QUEUE:
             return QueueError(f"queue does not exist: {self.url}")
         return QueueError(_aws_error(error, f"{what} {self.url}"))
 
     def receive(self, count: int) -> list[QueueMessage]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             answer = self.client.receive_message(
                 QueueUrl=self.url,
@@ -181,6 +185,8 @@ class SqsQueue:
         ]
 
     def delete(self, message: QueueMessage) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             self.client.delete_message(QueueUrl=self.url, ReceiptHandle=message.receipt_handle)
         except (ClientError, BotoCoreError) as error:
@@ -188,6 +194,8 @@ class SqsQueue:
 
     def release(self, messages: Sequence[QueueMessage]) -> None:
         """Make kept messages visible again now, rather than when the visibility timeout ends."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         failed: list[str] = []
         for start in range(0, len(messages), 10):
             chunk = messages[start : start + 10]
@@ -205,6 +213,8 @@ class SqsQueue:
 
     def approximate_count(self) -> int | None:
         """For the progress bar only; None when it cannot be read."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
             return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
@@ -219,6 +229,8 @@ class LambdaInvoker:
         self.client_for, self.default_region = client_for, default_region
 
     def __call__(self, function: str, event: dict[str, Any]) -> InvokeResult:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         client = self.client_for(function_region(function) or self.default_region)
         try:
             answer = client.invoke(
@@ -239,11 +251,15 @@ class LambdaInvoker:
 
 def lambda_client(session: Any, region: str) -> Any:
     """The Lambda client for a region (tests replace this with a stubbed one)."""
-    return session.client("lambda", region_name=region, config=LAMBDA_CONFIG)
+    from botocore.config import Config
+
+    return session.client("lambda", region_name=region, config=Config(**LAMBDA_CONFIG))
 
 
 def sqs_client(session: Any, region: str) -> Any:
-    return session.client("sqs", region_name=region, config=SQS_CONFIG)
+    from botocore.config import Config
+
+    return session.client("sqs", region_name=region, config=Config(**SQS_CONFIG))
 
 
 def queue_region(url: str) -> str | None:
@@ -257,6 +273,7 @@ def queue_region(url: str) -> str | None:
 
 def connect(args: argparse.Namespace) -> tuple[SqsQueue, LambdaInvoker]:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     queue = args.queue.strip()
     if not (_QUEUE_URL.fullmatch(queue) or _QUEUE_ARN.fullmatch(queue)):

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import __version__
-from ..adapters.iam import IamPrincipals
 from ..config import ConfigError, OrgRules, load_org_rules
 from ..rules import REGISTRY
-from ..sweep.run import SweepResult, sweep_account
 from . import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from ._account import AccountError, AccountReader, ProgressBar, add_account_arguments
+
+if TYPE_CHECKING:  # the sweep and its AWS adapters load when the command runs, not for --help
+    from ..sweep.run import SweepResult
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -34,6 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..adapters.iam import IamPrincipals
+    from ..sweep.run import sweep_account
+
     try:
         org = load_org_rules(args.config) if args.config else OrgRules()
         reader = AccountReader(args.regions)
