@@ -213,7 +213,7 @@ class FakePending:
     def of_cluster(self, account, region, cluster):
         return {p: dict(r) for p, r in self.items.get((account, region, cluster), {}).items()}
 
-    def update(self, account, region, cluster, changes):
+    def update(self, account, region, cluster, changes, *, based_on=None):
         records = self.items.setdefault((account, region, cluster), {})
         for principal, record in changes.items():
             if record is None:

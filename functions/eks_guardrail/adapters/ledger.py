@@ -119,6 +119,12 @@ class DeferredCreatorRemovals:
         self._ddb.put_item(TableName=self._table, Item={**self._key, "pending": {"S": json.dumps(pending, sort_keys=True)}})
 
 
+class PendingRecords(dict):
+    """A cluster's pending decisions as read, with the item version they were read at."""
+
+    version: int = 0
+
+
 class PendingDecisions:
     """Decisions the guardrail could not carry out yet (`refused`, `deferred`, `failed`,
     `not-undone`), per cluster: re-examined on the next event of that cluster and by the
@@ -135,31 +141,38 @@ class PendingDecisions:
     def _key(account: str, region: str, cluster: str) -> dict[str, Any]:
         return {"pk": {"S": "pending-decisions"}, "sk": {"S": _pk(account, region, cluster)}}
 
-    def _read(self, key: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], int]:
+    def _read(self, key: dict[str, Any]) -> PendingRecords:
         item = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
-        if not item:
-            return {}, 0
-        return json.loads(item["pending"]["S"]), int(item["version"]["N"])
+        records = PendingRecords(json.loads(item["pending"]["S"]) if item else {})
+        records.version = int(item["version"]["N"]) if item else 0
+        return records
 
-    def of_cluster(self, account: str, region: str, cluster: str) -> dict[str, dict[str, Any]]:
+    def of_cluster(self, account: str, region: str, cluster: str) -> PendingRecords:
         """principal ARN -> `{"status", "detail", "since", "born_bad_at"}`."""
-        return self._read(self._key(account, region, cluster))[0]
+        return self._read(self._key(account, region, cluster))
 
-    def update(self, account: str, region: str, cluster: str, changes: dict[str, dict[str, Any] | None]) -> None:
-        """Set (a dict) or clear (None) the records of some principals, atomically per cluster."""
+    def update(
+        self, account: str, region: str, cluster: str, changes: dict[str, dict[str, Any] | None], *, based_on: PendingRecords | None = None
+    ) -> None:
+        """Set (a dict) or clear (None) the records of some principals, atomically per cluster.
+
+        `based_on`: what `of_cluster` returned moments ago; the first write is conditional on its
+        version (no second read), and a conflict re-reads and merges as always."""
         if not changes:
             return
         key = self._key(account, region, cluster)
-        for _ in range(self.ATTEMPTS):
-            pending, version = self._read(key)
-            before = dict(pending)
+        for attempt in range(self.ATTEMPTS):
+            fresh = attempt == 0 and isinstance(based_on, PendingRecords)
+            records = based_on if fresh else self._read(key)
+            assert records is not None
+            version, pending = records.version, dict(records)
             for principal, record in changes.items():
                 if record is None:
                     pending.pop(principal, None)
                 else:
                     pending[principal] = record
-            if pending == before:
-                return
+            if pending == records and not fresh:
+                return  # (a write based on an earlier read is made even so: it checks that read)
             condition = "attribute_not_exists(pk)" if version == 0 else "version = :v"
             values = {} if version == 0 else {":v": {"N": str(version)}}
             try:

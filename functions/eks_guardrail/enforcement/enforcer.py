@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..adapters.eks import EksAccessEntries
+from ..adapters.read_once import ReadOnceEks, ReadOnceLedger
 from ..arns import matches_any
 from ..changes import (
     ACCESS_ENTRY_CHANGES,
@@ -52,7 +53,7 @@ class DeferredRemovals(Protocol):
 
 class Pending(Protocol):
     def of_cluster(self, account: str, region: str, cluster: str) -> dict[str, dict[str, Any]]: ...
-    def update(self, account: str, region: str, cluster: str, changes: dict[str, dict[str, Any] | None]) -> None: ...
+    def update(self, account: str, region: str, cluster: str, changes: dict[str, dict[str, Any] | None], *, based_on: Any = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class NoPending:
     def of_cluster(self, account: str, region: str, cluster: str) -> dict[str, dict[str, Any]]:
         return {}
 
-    def update(self, account: str, region: str, cluster: str, changes: dict[str, dict[str, Any] | None]) -> None:
+    def update(self, account: str, region: str, cluster: str, changes: dict[str, dict[str, Any] | None], *, based_on: Any = None) -> None:
         return None
 
 
@@ -101,12 +102,16 @@ class Enforcer:
     principal_trust: Callable[[str, str], frozenset[str] | None] | None = None
 
     def handle(self, change: Change) -> Report:
+        """Judge and reconcile one change; each AWS read is made once for it (`read_once.py`)."""
+        return replace(self, ledger=ReadOnceLedger(self.ledger))._handle(change)
+
+    def _handle(self, change: Change) -> Report:
         report = Report(change)
         actor = change.meta.actor.principal_arn
         if actor and matches_any(self.own_principals, actor):
             report.skipped_reason = f"made by the guardrail itself ({actor})"
             return report
-        eks = self.eks_for_region(change.meta.region)
+        eks: Any = ReadOnceEks(self.eks_for_region(change.meta.region))
         try:
             observed = self._observed_state(eks, change)
         except (ClientError, BotoCoreError) as error:
@@ -177,7 +182,7 @@ class Enforcer:
         cluster = cluster_of(change.resource_arn)
         waiting = self.pending.of_cluster(change.meta.account, change.meta.region, cluster)
         done = {key: None for key, record in waiting.items() if record.get("untag") == change.resource_arn}
-        self.pending.update(change.meta.account, change.meta.region, cluster, done)
+        self.pending.update(change.meta.account, change.meta.region, cluster, done, based_on=waiting)
 
     def _unobservable(self, change: Change, report: Report, error: Exception) -> Report:
         """The tags that decide exemptions could not be read: act on nothing (an exempt change must
@@ -271,7 +276,7 @@ class Enforcer:
                 self._remember_entry(account, region, done.current, source=f"{change.meta.event_name} {change.meta.event_id}")
             elif isinstance(change, AccessEntryDeleted) and principal == change.principal_arn and done.current is None and not done.remedies:
                 self.ledger.delete(account, region, cluster, principal)
-        self.pending.update(account, region, cluster, {p: r for p, r in updates.items() if r is not None or p in pending})
+        self.pending.update(account, region, cluster, {p: r for p, r in updates.items() if r is not None or p in pending}, based_on=pending)
         return remedies
 
     def _seed_ledger_from_create(self, eks: EksAccessEntries, change: Change, findings: list[Finding]) -> None:

@@ -22,7 +22,7 @@ pending decision by the caller and re-examined later.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable
 
@@ -143,8 +143,7 @@ class Reconciler:
             if any(r.whole_entry for r in restored):
                 return result
             if restored:
-                current = self.eks.describe_entry(cluster, principal) or current
-                result.current = current
+                current = result.current = _after_restore(current, known)
         findings = _state_findings(current, self.org, self.account, self.region, state)
         if any(f.exempt for f in findings) or _exempt(current, self.org, self.account, self.region, state):
             result.exempt = True
@@ -272,6 +271,14 @@ def _born_bad(current: EntryState, born_bad_at: datetime | None) -> bool:
     if born_bad_at is None or current.created_at is None:
         return born_bad_at is not None
     return (current.created_at - born_bad_at).total_seconds() <= 1
+
+
+def _after_restore(current: EntryState, known: EntryState) -> EntryState:
+    """The entry as `_restore_protected` left it (same type): the ledger's username, groups and
+    associations put back, any other association kept (what the rules judge next)."""
+    restored = {a.policy_arn: a for a in current.associations} | {a.policy_arn: a for a in known.associations}
+    current = replace(current, associations=tuple(restored.values()))
+    return replace(current, username=known.username, groups=known.groups) if known.entry_type == STANDARD else current
 
 
 def _done(detail: str) -> RollbackResult:

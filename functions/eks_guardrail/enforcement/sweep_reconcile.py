@@ -75,5 +75,5 @@ def reconcile_cluster(
             remedy = _with_finding(remedy, done, org, account, region, cluster, principal)
             if remedy.finding is not None:
                 outcomes.append(Outcome(remedy.finding, remedy.result.status, remedy.result.detail))
-    pending.update(account, region, cluster, {p: r for p, r in updates.items() if r is not None or p in waiting})
+    pending.update(account, region, cluster, {p: r for p, r in updates.items() if r is not None or p in waiting}, based_on=waiting)
     return outcomes, acted

@@ -1,0 +1,109 @@
+"""Each read once per event: a memo in front of the EKS adapter and the ledger, made for one
+event (or one cluster's reconciliation) and dropped with it.
+
+Reads are answered from the memo until a write: any EKS write forgets every EKS read (a
+removal changes who holds admin, a restore changes the entry), a ledger write replaces the
+one record it wrote. So what decides a rollback or an exemption is still read fresh for
+every event and after every change the guardrail makes; only the same question asked twice
+about an unchanged state is answered once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..state import Association, ClusterState, EntryState
+
+_MISSING = object()
+
+
+class ReadOnceEks:
+    """`EksAccessEntries`' interface; reads memoised until the next write."""
+
+    def __init__(self, eks: Any):
+        self._eks = eks
+        self._memo: dict[tuple, Any] = {}
+
+    def _read(self, key: tuple, read: Any) -> Any:
+        value = self._memo.get(key, _MISSING)
+        if value is _MISSING:
+            value = self._memo[key] = read()
+        return value
+
+    def forget(self) -> None:
+        self._memo.clear()
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def describe_cluster(self, cluster: str) -> ClusterState | None:
+        return self._read(("cluster", cluster), lambda: self._eks.describe_cluster(cluster))
+
+    def list_principals(self, cluster: str, associated_policy_arn: str | None = None) -> list[str]:
+        return list(self._read(("principals", cluster, associated_policy_arn), lambda: self._eks.list_principals(cluster, associated_policy_arn)))
+
+    def associations(self, cluster: str, principal_arn: str) -> tuple[Association, ...]:
+        return self._read(("associations", cluster, principal_arn), lambda: self._eks.associations(cluster, principal_arn))
+
+    def describe_entry(self, cluster: str, principal_arn: str, *, with_associations: bool = True) -> EntryState | None:
+        entry = self._read(("entry", cluster, principal_arn), lambda: self._eks.describe_entry(cluster, principal_arn, with_associations=False))
+        if entry is None or not with_associations or entry.entry_type != "STANDARD":
+            return entry
+        return entry.with_associations(self.associations(cluster, principal_arn))
+
+    def list_clusters(self) -> Any:
+        return self._eks.list_clusters()
+
+    def tags_of(self, resource_arn: str) -> dict[str, str] | None:
+        tags = self._read(("tags", resource_arn), lambda: self._eks.tags_of(resource_arn))
+        return None if tags is None else dict(tags)
+
+    # --- writes: each forgets every read ---------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        write = getattr(self._eks, name)
+        if not callable(write):
+            return write
+
+        def forgetting(*args: Any, **kwargs: Any) -> Any:
+            self._memo.clear()
+            try:
+                return write(*args, **kwargs)
+            finally:
+                self._memo.clear()
+
+        return forgetting
+
+
+class ReadOnceLedger:
+    """The ledger's `get` memoised per key; `put` and `delete` keep the memo true."""
+
+    def __init__(self, ledger: Any):
+        self._ledger = ledger
+        self._memo: dict[tuple[str, str, str, str], EntryState | None] = {}
+
+    def get(self, account: str, region: str, cluster: str, principal_arn: str) -> EntryState | None:
+        key = (account, region, cluster, principal_arn)
+        if key not in self._memo:
+            self._memo[key] = self._ledger.get(*key)
+        return self._memo[key]
+
+    def put(self, account: str, region: str, entry: EntryState, *, source: str) -> None:
+        key = (account, region, entry.cluster, entry.principal_arn)
+        self._memo.pop(key, None)
+        self._ledger.put(account, region, entry, source=source)
+        self._memo[key] = _as_recorded(entry)
+
+    def delete(self, account: str, region: str, cluster: str, principal_arn: str) -> None:
+        self._memo.pop((account, region, cluster, principal_arn), None)
+        self._ledger.delete(account, region, cluster, principal_arn)
+        self._memo[(account, region, cluster, principal_arn)] = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
+
+
+def _as_recorded(entry: EntryState) -> EntryState:
+    """What a `get` of the record just put returns."""
+    from .ledger import entry_from_json, entry_to_json
+
+    return entry_from_json(entry_to_json(entry))
