@@ -1,6 +1,8 @@
 """Where the app deploys: the org-rules file's `deployment` part, or else the current credentials'. No CDK import here.
 
-With a `deployment` part, one guardrail stack per listed account and region. Without one, as
+With a `deployment` part, one guardrail stack per listed account and region (`accounts`), or
+StackSets to the accounts of organizational units (`organization`, see `infra/org_stackset.py`).
+Without one, as
 every CDK app does, one stack in the account and region the CDK CLI found for the current
 credentials (`CDK_DEFAULT_ACCOUNT`, `CDK_DEFAULT_REGION`), that region being the home region.
 Without credentials the account is unknown: the stacks are synthesised for whichever account
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from eks_guardrail.config import ConfigError, Deployment, OrgRules, load_org_rules
+from eks_guardrail.config import ConfigError, Deployment, OrgRules, Organization, load_org_rules
 
 from . import naming
 
@@ -46,6 +48,11 @@ class DeploymentPlan:
         return naming.forwarder_stack_name(account) if account else "EksGuardrailIamForwarder"
 
     @property
+    def organization(self) -> Organization | None:
+        """The org-wide rollout (StackSets), when the file's `deployment` has `organization`."""
+        return self.deployment.organization
+
+    @property
     def needs_forwarder(self) -> bool:
         return self.deployment.home != naming.IAM_EVENTS_REGION
 
@@ -63,6 +70,14 @@ class DeploymentPlan:
             f"eks-guardrail: {self.source} has no `deployment` part: one guardrail for {where}, region {region} "
             f"(the home region): {', '.join(stacks)}. Add a `deployment` part to choose accounts and regions."
         )
+
+
+@dataclass(frozen=True)
+class CredentialsDeployment(Deployment):
+    """No `deployment` part: the credentials' account, possibly unknown at synthesis, so no account may be listed."""
+
+    def _check_targets(self) -> None:
+        pass
 
 
 class DeploymentEnvironmentError(ConfigError):
@@ -87,5 +102,5 @@ def plan_deployment(org: OrgRules, source: str, environ: Mapping[str, str]) -> D
     )
     if not REGION_NAME.match(region):
         raise DeploymentEnvironmentError(source, f"region {region!r} (from CDK_DEFAULT_REGION or AWS_REGION): not a region name")
-    deployment = Deployment(accounts=(account,) if account else (), regions=(region,))
+    deployment = CredentialsDeployment(accounts=(account,) if account else (), regions=(region,))
     return DeploymentPlan(org, deployment, (account,), from_credentials=True, source=source)

@@ -25,7 +25,7 @@ from eks_guardrail.config import Deployment, OrgRules
 from eks_guardrail.patterns import eks_access_pattern, iam_principal_pattern
 
 from . import naming
-from .constructs.alerting import AlertTopic
+from .constructs.alerting import AlertTopic, grant_central_publish
 from .constructs.guardrail_function import GuardrailFunction, function_code
 from .constructs.queues import dead_letter_queue
 from .constructs.storage import grant_idempotency, grant_ledger, idempotency_table, ledger_global_table
@@ -67,6 +67,10 @@ class GuardrailStack(Stack):
         self.security_hub = org.security_hub
         self.config_json = json.dumps(org.handler_config(), separators=(",", ":"), sort_keys=True)
         self._config_layer: lambda_.LayerVersion | None = None
+        # Findings go to the organization's central topic when there is one (StackSets), else to this stack's topic.
+        organization = deployment.organization
+        self.central_topic_arn = organization.central_alert_topic_arn if organization else None
+        self.central_key_arn = organization.central_alert_key_arn if organization else None
 
         # --- alerts, queues, tables -------------------------------------------------------------
         self.alerts = AlertTopic(
@@ -83,7 +87,7 @@ class GuardrailStack(Stack):
         self.idempotency = idempotency_table(self, "IdempotencyTable")
         self.ledger = None
         if home:
-            others = [r for r in deployment.regions if r != region]
+            others = [r for r in deployment.regions if r != deployment.home]
             self.ledger = ledger_global_table(self, "Ledger", replica_regions=others)
 
         self.code = function_code()
@@ -93,7 +97,7 @@ class GuardrailStack(Stack):
         def common_env(service: str) -> dict[str, str]:
             env = {
                 "LEDGER_TABLE": naming.LEDGER_TABLE_NAME,
-                "ALERT_TOPIC_ARN": self.alerts.topic.topic_arn,
+                "ALERT_TOPIC_ARN": self.central_topic_arn or self.alerts.topic.topic_arn,
                 "GUARDRAIL_ROLE_ARNS": own_roles,
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": naming.METRICS_NAMESPACE,
@@ -170,7 +174,10 @@ class GuardrailStack(Stack):
             tracing=self.deployment.tracing,
         )
         grant_ledger(self, fn.role)
-        self.alerts.grant_publish(fn.role)
+        if self.central_topic_arn:
+            grant_central_publish(fn.role, self.central_topic_arn, self.central_key_arn)
+        else:
+            self.alerts.grant_publish(fn.role)
         if self.security_hub:
             fn.role.add_to_principal_policy(
                 iam.PolicyStatement(

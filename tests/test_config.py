@@ -168,7 +168,7 @@ def test_deployment_part():
         ({"accounts": ["111122223333"], "regions": ["eu-west-1"], "home_region": "us-east-1"}, "deployment", "home_region us-east-1 must be one of regions"),
         ({"accounts": ["111122223333"], "regions": ["eu-west-1"], "alert_emails": ["platform"]}, "deployment.alert_emails[0]", "e-mail"),
         ({"accounts": ["111122223333"], "regions": ["eu-west-1"], "sweep_schedule": "hourly"}, "deployment.sweep_schedule", "rate(1 hour)"),
-        ({"regions": ["eu-west-1"]}, "deployment.accounts", "required"),
+        ({"regions": ["eu-west-1"]}, "deployment", "`accounts` (a list of account ids, for `cdk deploy`) or `organization`"),
     ],
 )
 def test_deployment_errors(deployment, path, says):

@@ -99,16 +99,94 @@ class ChatbotSlack:
     slack_channel_id: NonEmpty
 
 
+OuId = Annotated[
+    str,
+    _matching(r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$", "an organizational unit id (ou-xxxx-xxxxxxxx) or a root id (r-xxxx)"),
+]
+OrganizationId = Annotated[str, _matching(r"^o-[a-z0-9]{10,32}$", "an organization id such as o-a1b2c3d4e5")]
+SnsTopicArn = Annotated[
+    str,
+    _matching(
+        r"^arn:aws[a-z-]*:sns:[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}$",
+        "a standard (not FIFO) SNS topic ARN such as arn:aws:sns:eu-west-1:999988887777:eks-guardrail-alerts",
+    ),
+]
+KmsKeyArn = Annotated[
+    str,
+    _matching(
+        r"^arn:aws[a-z-]*:kms:[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+:\d{12}:key/[A-Za-z0-9-]{1,128}$",
+        "a KMS key ARN such as arn:aws:kms:eu-west-1:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ),
+]
+#: S3 bucket names are at most 63 characters: the prefix, a dash and the longest region name (14 today) must fit.
+AssetBucketPrefix = Annotated[
+    str,
+    _matching(
+        r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$",
+        "3 to 40 lowercase letters, digits or dashes, starting and ending with a letter or digit (the buckets are <prefix>-<region>)",
+    ),
+]
+
+
+def _unique(what: str, values: tuple[str, ...]) -> None:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{what} listed twice: {', '.join(repeated)}")
+
+
+@dataclass(frozen=True)
+class Organization:
+    """An org-wide rollout: CloudFormation StackSets with service-managed permissions (read only by the CDK app).
+
+    Deployed from the organization's management account or a CloudFormation delegated administrator,
+    to every account in `ou_ids` (nested OUs included), now and as accounts join them later.
+    """
+
+    #: Organizational units (`ou-xxxx-xxxxxxxx`) or the root (`r-xxxx`) whose accounts get the guardrail.
+    ou_ids: Annotated[tuple[OuId, ...], MinItems(1)]
+    #: Regions with clusters, in every target account.
+    regions: Annotated[tuple[Region, ...], MinItems(1)]
+    #: The home region of every account (default: the first region); also where the StackSets are administered.
+    home_region: Region | None = None
+    #: `o-...`: with it, the app also creates the asset buckets, readable only by the organization (aws:PrincipalOrgID).
+    organization_id: OrganizationId | None = None
+    #: The buckets `<prefix>-<region>` holding the Lambda code for the member accounts
+    #: (default: `eks-guardrail-assets-<administrator account id>`, the account of the credentials that synthesise).
+    asset_bucket_prefix: AssetBucketPrefix | None = None
+    #: True: deployed from a delegated administrator account (CallAs DELEGATED_ADMIN); false: from the management account.
+    delegated_admin: bool = True
+    #: An account leaving the OUs keeps its guardrail stacks (true) or they are deleted (false).
+    retain_stacks_on_account_removal: bool = False
+    #: Every member's findings are published to this topic (a security account's), not to the member's own topic.
+    central_alert_topic_arn: SnsTopicArn | None = None
+    #: The customer-managed KMS key of the central topic, if it is encrypted with one.
+    central_alert_key_arn: KmsKeyArn | None = None
+
+    def __post_init__(self) -> None:
+        _unique("ou_ids: an id", self.ou_ids)
+        _unique("regions: a region", self.regions)
+        if self.home_region is not None and self.home_region not in self.regions:
+            raise ValueError(f"home_region {self.home_region} must be one of regions ({', '.join(self.regions)})")
+        if self.central_alert_key_arn is not None and self.central_alert_topic_arn is None:
+            raise ValueError("central_alert_key_arn is the key of central_alert_topic_arn, which is missing")
+
+    @property
+    def home(self) -> str:
+        return self.home_region or self.regions[0]
+
+
 @dataclass(frozen=True)
 class Deployment:
-    """Where `cdk deploy` puts the guardrail (read only by the CDK app)."""
+    """Where the CDK app puts the guardrail (read only by the CDK app): listed `accounts`, or an `organization`'s OUs."""
 
-    #: One guardrail stack per account and region.
-    accounts: Annotated[AccountIds, MinItems(1)]
-    #: Regions with clusters; each gets the access-entry handler.
-    regions: Annotated[tuple[Region, ...], MinItems(1)]
+    #: One guardrail stack per account and region (`cdk deploy`). Exactly one of `accounts` and `organization`.
+    accounts: AccountIds = ()
+    #: Regions with clusters; each gets the access-entry handler. With `organization`: its `regions`.
+    regions: Annotated[tuple[Region, ...], MinItems(1)] = ()
     #: Where the IAM-principal handler and the sweep run, and IAM events are forwarded to (default: the first region).
     home_region: Region | None = None
+    #: StackSets to the accounts of organizational units, instead of `accounts`.
+    organization: Organization | None = None
     alert_emails: tuple[Email, ...] = ()
     #: Secrets Manager secret holding the Slack incoming-webhook URL.
     slack_secret_name: NonEmpty | None = None
@@ -121,8 +199,34 @@ class Deployment:
     tracing: bool = False
 
     def __post_init__(self) -> None:
+        self._check_targets()
+        if self.organization is not None:
+            # One source for the regions: the organization's (the stacks read `regions` and `home`).
+            if (self.regions and self.regions != self.organization.regions) or (
+                self.home_region is not None and self.home_region != self.organization.home
+            ):
+                raise ValueError(
+                    "with `organization`, give the regions as organization.regions and organization.home_region, "
+                    "not as deployment.regions and deployment.home_region"
+                )
+            object.__setattr__(self, "regions", self.organization.regions)
+            object.__setattr__(self, "home_region", self.organization.home)
         if self.home_region is not None and self.home_region not in self.regions:
             raise ValueError(f"home_region {self.home_region} must be one of regions ({', '.join(self.regions)})")
+
+    def _check_targets(self) -> None:
+        if self.accounts and self.organization is not None:
+            raise ValueError(
+                "give either `accounts` (one stack per listed account and region, `cdk deploy`) or `organization` "
+                "(StackSets to the accounts of organizational units), not both"
+            )
+        if not self.accounts and self.organization is None:
+            raise ValueError(
+                "`accounts` (a list of account ids, for `cdk deploy`) or `organization` "
+                "(`ou_ids` and `regions`, for StackSets) is required"
+            )
+        if self.organization is None and not self.regions:
+            raise ValueError("`regions` (at least one region) is required")
 
     @property
     def home(self) -> str:

@@ -1,4 +1,4 @@
-"""The alert topic: KMS-encrypted, TLS only, e-mail subscriptions, optional AWS Chatbot Slack channel."""
+"""The alert topic: KMS-encrypted, TLS only, e-mail subscriptions, optional AWS Chatbot Slack channel; or a central topic elsewhere."""
 
 from __future__ import annotations
 
@@ -56,3 +56,16 @@ class AlertTopic(Construct):
 
     def grant_publish(self, grantee: iam.IGrantable) -> None:
         self.topic.grant_publish(grantee)
+
+
+def grant_central_publish(role: iam.IRole, topic_arn: str, key_arn: str | None) -> None:
+    """Publishing to a central topic in another account (`organization.central_alert_topic_arn`), and its key if it has one.
+
+    The topic's own policy (and the key's) must allow it too: `sns:Publish` (`kms:GenerateDataKey`,
+    `kms:Decrypt`) for principals of the organization (`aws:PrincipalOrgID`).
+    """
+    role.add_to_principal_policy(iam.PolicyStatement(sid="CentralAlerts", actions=["sns:Publish"], resources=[topic_arn]))
+    if key_arn:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="CentralAlertsKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key_arn])
+        )
