@@ -190,3 +190,28 @@ def test_a_duplicate_delivery_makes_no_eks_call(world):
     calls = log.take()
     assert again == results[0]
     assert calls and {op for op, _ in calls} <= {"GetItem", "PutItem"}, calls
+
+
+@pytest.mark.parametrize("action, policy", [("alert", None), ("delete", CLUSTER_ADMIN), ("delete", VIEW)])
+def test_the_iam_principal_handler_repeats_no_call(world, action, policy):
+    """DeleteRole of a principal holding an entry: found, judged, deleted past lockout protection."""
+    from eks_guardrail.config import org_rules_from_data
+    from eks_guardrail.demo.world import TRUST_POLICY
+
+    iam = world.platform.client("iam")
+    arn = iam.create_role(RoleName="app", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+    eks = world.eks("platform")
+    eks.create_access_entry(clusterName="prod", principalArn=arn)
+    if policy:
+        eks.associate_access_policy(clusterName="prod", principalArn=arn, policyArn=policy, accessScope={"type": "cluster"})
+    iam.delete_role(RoleName="app")
+    (event,) = [e for e in world.pending_iam_events() if e["detail"]["eventName"] == "DeleteRole"]
+    log = CallLog()
+    world.guardrail.events.register("before-call", log)
+    app = world.iam_app(org_rules_from_data({"mode": "enforce", "rules": {"stale-principal": {"action": action}}}))
+
+    result = app.handle(event)
+
+    assert [o["status"] for o in result["outcomes"]] == ["alerted" if action == "alert" else "rolled-back"]
+    calls = log.take()
+    assert repeats(calls) == {}, [op for op, _ in calls]

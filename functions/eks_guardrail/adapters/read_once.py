@@ -10,7 +10,7 @@ about an unchanged state is answered once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..state import Association, ClusterState, EntryState
 
@@ -72,6 +72,18 @@ class ReadOnceEks:
                 self._memo.clear()
 
         return forgetting
+
+
+def read_once_per_region(eks_for_region: Callable[[str], Any]) -> Callable[[str], ReadOnceEks]:
+    """`region -> ReadOnceEks` for one event: one memo per region."""
+    memos: dict[str, ReadOnceEks] = {}
+
+    def for_region(region: str) -> ReadOnceEks:
+        if region not in memos:
+            memos[region] = ReadOnceEks(eks_for_region(region))
+        return memos[region]
+
+    return for_region
 
 
 class ReadOnceLedger:

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..adapters.eks import eks_access_for
 from ..adapters.iam import IamPrincipals
+from ..adapters.read_once import read_once_per_region
 from ..alerts.channels import post_json
 from ..arns import parse_principal_arn
 from ..changes import EventParseError, check_actionable, event_id_of, IamPrincipalCreated, IamPrincipalDeleted, Skipped, parse_event
@@ -56,8 +57,9 @@ class IamPrincipalApp:
             event_id = change.event_id if isinstance(change, Skipped) else change.meta.event_id
             return {"event_id": event_id, "status": "skipped", "reason": reason}
         principals = IamPrincipals(self.clients.client("iam"), change.meta.account)
+        eks_for_region = read_once_per_region(self.eks_for_region)
         judged: list[StaleFinding] = []
-        for region, cluster_tags, entry in self._bound_entries(change):
+        for region, cluster_tags, entry in self._bound_entries(change, eks_for_region):
             stale = classify(entry, principals.status(entry.principal_arn))
             if stale is None:
                 continue
@@ -66,7 +68,7 @@ class IamPrincipalApp:
             found = stale_finding(stale, entry_change, self.settings.org, state)
             if found:
                 judged.append(found)
-        outcomes = [self._act(found) for found in judged]
+        outcomes = [self._act(found, eks_for_region) for found in judged]
         failed = self.reporter.report(outcomes)
         summary = {
             "event_id": change.meta.event_id,
@@ -78,15 +80,17 @@ class IamPrincipalApp:
         log.info("IAM %s %s: %d stale or dangling entr(ies)", change.meta.event_name, change.name, len(outcomes))
         return summary
 
-    def _bound_entries(self, change: IamPrincipalCreated | IamPrincipalDeleted) -> list[tuple[str, Mapping[str, str], EntryState]]:
+    def _bound_entries(
+        self, change: IamPrincipalCreated | IamPrincipalDeleted, eks_for_region: Callable[[str], Any]
+    ) -> list[tuple[str, Mapping[str, str], EntryState]]:
         """Entries whose principal is this role or user, whatever its path (the event has only the name)."""
         found = []
-        refs, errors = list_clusters(self.eks_for_region, self.settings.regions)
+        refs, errors = list_clusters(eks_for_region, self.settings.regions)
         for error in errors:
             log.error("IAM principal check: %s", error)
         wanted = (change.meta.account, change.kind, change.name)
         for ref in refs:
-            eks = self.eks_for_region(ref.region)
+            eks = eks_for_region(ref.region)
             try:
                 cluster_tags: Mapping[str, str] | None = None
                 for principal_arn in eks.list_principals(ref.name):
@@ -103,9 +107,9 @@ class IamPrincipalApp:
                 log.warning("IAM principal check: %s/%s skipped: %s", ref.region, ref.name, error)
         return found
 
-    def _act(self, judged: StaleFinding) -> Outcome:
+    def _act(self, judged: StaleFinding, eks_for_region: Callable[[str], Any]) -> Outcome:
         finding = judged.finding
-        result = act_on_stale_safely(finding.action, judged.stale, self.eks_for_region(finding.region), self.settings.org)
+        result = act_on_stale_safely(finding.action, judged.stale, eks_for_region(finding.region), self.settings.org)
         if result is None:
             detail = "alert only" if finding.configured_action == "alert" else f"alert only (configured: {finding.configured_action})"
             return Outcome(finding, "alerted", detail)
