@@ -1,7 +1,8 @@
 """Builds the CDK app from the org-rules file: one guardrail stack per account and region, one forwarder per account.
 
 Accounts and regions come from the file's `deployment` part, or else from the current
-credentials (`infra/deployment_config.py`)."""
+credentials (`infra/deployment_config.py`). With `deployment.organization`, the app is instead
+the administrator account's StackSets (`infra/org_stackset.py`)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ def build_app(
     for flag, value in FEATURE_FLAGS.items():
         app.node.set_context(flag, value)
     add_checks(app)
+    if plan.organization is not None:
+        from .org_stackset import build_org_stacks
+
+        build_org_stacks(app, plan)
     for account in plan.accounts:
         home_stack = None
         stacks = []

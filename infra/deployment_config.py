@@ -40,6 +40,10 @@ class DeploymentPlan:
     #: True when there was no `deployment` part: the current credentials' account and region.
     from_credentials: bool
     source: str
+    #: `organization` only: the management or delegated administrator account (the credentials'; None = unknown).
+    admin_account: str | None = None
+    #: `organization` only: the member stacks read their Lambda code from the buckets `<prefix>-<region>`.
+    asset_bucket_prefix: str | None = None
 
     def guardrail_stack_name(self, account: str | None, region: str) -> str:
         return naming.guardrail_stack_name(account, region) if account else f"EksGuardrail-{region}"
@@ -91,12 +95,44 @@ def load_for_deployment(config_path: str | Path, environ: Mapping[str, str] | No
     return plan_deployment(org, str(config_path), os.environ if environ is None else environ)
 
 
-def plan_deployment(org: OrgRules, source: str, environ: Mapping[str, str]) -> DeploymentPlan:
-    if org.deployment is not None:
-        return DeploymentPlan(org, org.deployment, tuple(org.deployment.accounts), from_credentials=False, source=source)
+def _credentials_account(source: str, environ: Mapping[str, str]) -> str | None:
     account = environ.get("CDK_DEFAULT_ACCOUNT") or None
     if account is not None and not ACCOUNT_ID.match(account):
         raise DeploymentEnvironmentError(source, f"CDK_DEFAULT_ACCOUNT: expected a 12-digit account id, got {account!r}")
+    return account
+
+
+#: S3's limit on a bucket name.
+BUCKET_NAME_MAX = 63
+
+
+def _organization_plan(org: OrgRules, source: str, environ: Mapping[str, str]) -> DeploymentPlan:
+    """StackSets from the administrator account: the credentials' account, which also names the asset buckets by default."""
+    deployment = org.deployment
+    assert deployment is not None and deployment.organization is not None
+    admin = _credentials_account(source, environ)
+    prefix = deployment.organization.asset_bucket_prefix or (f"eks-guardrail-assets-{admin}" if admin else None)
+    if prefix is None:
+        raise DeploymentEnvironmentError(
+            source,
+            "deployment.organization.asset_bucket_prefix: required when the administrator account is unknown "
+            "(no credentials: CDK_DEFAULT_ACCOUNT unset); the member stacks read their Lambda code from the "
+            "buckets <prefix>-<region>, named at synthesis",
+        )
+    longest = max(deployment.regions, key=len)
+    if len(f"{prefix}-{longest}") > BUCKET_NAME_MAX:
+        raise DeploymentEnvironmentError(
+            source, f"deployment.organization.asset_bucket_prefix: {prefix}-{longest} is longer than S3's {BUCKET_NAME_MAX} characters"
+        )
+    return DeploymentPlan(org, deployment, (), from_credentials=False, source=source, admin_account=admin, asset_bucket_prefix=prefix)
+
+
+def plan_deployment(org: OrgRules, source: str, environ: Mapping[str, str]) -> DeploymentPlan:
+    if org.deployment is not None and org.deployment.organization is not None:
+        return _organization_plan(org, source, environ)
+    if org.deployment is not None:
+        return DeploymentPlan(org, org.deployment, tuple(org.deployment.accounts), from_credentials=False, source=source)
+    account = _credentials_account(source, environ)
     region = next(
         (environ[k] for k in ("CDK_DEFAULT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION") if environ.get(k)), CDK_FALLBACK_REGION
     )

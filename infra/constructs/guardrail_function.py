@@ -95,10 +95,12 @@ def iam5_findings(function: str, account: str, regions: Sequence[str]) -> list[s
     """The AwsSolutions-IAM5 findings this function's policy is expected to raise (each acknowledged by id).
 
     An account only known at deploy time (no credentials at synthesis) appears in cdk-nag's
-    finding ids as `<AWS::AccountId>`.
+    finding ids as `<AWS::AccountId>`; a region only known at deploy time (a StackSet template)
+    as `<AWS::Region>`.
     """
     if Token.is_unresolved(account):
         account = "<AWS::AccountId>"
+    regions = ["<AWS::Region>" if Token.is_unresolved(region) else region for region in regions]
     resources = {r for s in eks_statements(function, account, regions) + iam_statements(function, account) for r in s.resources}
     ids = [f"AwsSolutions::AwsSolutions-IAM5[Resource::{r}]" for r in sorted(resources) if "*" in r]
     ids.append("AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
-from aws_cdk import RemovalPolicy, Stack
+import jsii
+from aws_cdk import IStableAnyProducer, Lazy, RemovalPolicy, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -23,8 +24,13 @@ def ledger_global_table(scope: Construct, construct_id: str, *, replica_regions:
     The sweep (home region) records the last known good state of the entries of every region;
     each region's access-entry function reads it from its local replica. Key: `pk`, `sk` strings.
     Retained on stack deletion: it is the only memory of what to restore.
+
+    In a stack without a region (a StackSet template, deployed to the home region of every
+    account), TableV2 refuses replicas: the table is made for `AWS::Region`, and the replicas are
+    copies of that replica, rendered by TableV2, with the other regions (`_ReplicasIn`).
     """
-    return dynamodb.TableV2(
+    region_agnostic = Token.is_unresolved(Stack.of(scope).region)
+    table = dynamodb.TableV2(
         scope,
         construct_id,
         table_name=naming.LEDGER_TABLE_NAME,
@@ -35,8 +41,27 @@ def ledger_global_table(scope: Construct, construct_id: str, *, replica_regions:
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
         deletion_protection=True,
         removal_policy=RemovalPolicy.RETAIN,
-        replicas=[dynamodb.ReplicaTableProps(region=region) for region in replica_regions],
+        replicas=[] if region_agnostic else [dynamodb.ReplicaTableProps(region=region) for region in replica_regions],
     )
+    if region_agnostic and replica_regions:
+        resource = table.node.default_child
+        assert isinstance(resource, dynamodb.CfnGlobalTable)
+        resource.replicas = Lazy.any(_ReplicasIn(Stack.of(scope), resource.replicas, replica_regions))
+    return table
+
+
+@jsii.implements(IStableAnyProducer)
+class _ReplicasIn:
+    """The replicas TableV2 renders (its own region's only), each copied for `regions` as well."""
+
+    def __init__(self, stack: Stack, rendered: Any, regions: Sequence[str]):
+        self.stack = stack
+        self.rendered = rendered
+        self.regions = list(regions)
+
+    def produce(self) -> Any:
+        own = self.stack.resolve(self.rendered)  # L1 property names: `region`, `pointInTimeRecoverySpecification`, ...
+        return own + [{**replica, "region": region} for region in self.regions for replica in own]
 
 
 def ledger_arn(scope: Construct) -> str:
