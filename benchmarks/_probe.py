@@ -399,12 +399,16 @@ with open(out, "w") as handle:
 """
 
 
-def run_child(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None, timeout: float | None = None) -> ChildRun:
-    """Run `argv` to the end: wall time from spawn to exit, and the child's own peak RSS."""
+def run_child(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None, timeout: float | None = None,
+    stderr_through: bool = False,
+) -> ChildRun:
+    """Run `argv` to the end: wall time from spawn to exit, and the child's own peak RSS.
+    `stderr_through`: the child's standard error goes to ours (its progress), not into `stderr`."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", suffix=".json") as report:
         subprocess.run(
             [sys.executable, "-S", "-c", _LAUNCHER, report.name, str(timeout or 0), *argv],
-            stdout=out, stderr=err, env=env, cwd=cwd, check=True,
+            stdout=out, stderr=None if stderr_through else err, env=env, cwd=cwd, check=True,
         )
         seconds, peak, code = json.loads(Path(report.name).read_text())
         out.seek(0)
