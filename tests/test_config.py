@@ -179,3 +179,103 @@ def test_deployment_errors(deployment, path, says):
 def test_handler_config_round_trips():
     org = load_org_rules(ROOT / "guardrail.example.yaml")
     assert org_rules_from_data(org.handler_config()) == dataclasses.replace(org, deployment=None)
+
+
+# --- deployment.organization (StackSets) -------------------------------------------------------
+
+ORGANIZATION = {"ou_ids": ["ou-ab12-11111111", "r-ab12"], "regions": ["eu-west-1", "us-east-1"]}
+
+
+def test_organization_part_takes_the_place_of_accounts():
+    org = org_rules_from_data({"deployment": {"organization": {**ORGANIZATION, "home_region": "us-east-1"}, "alert_emails": ["a@example.com"]}})
+    deployment = org.deployment
+    assert deployment is not None and deployment.accounts == ()
+    organization = deployment.organization
+    assert organization is not None and organization.ou_ids == ("ou-ab12-11111111", "r-ab12")
+    # The stacks read `regions` and `home`: the organization's.
+    assert deployment.regions == ("eu-west-1", "us-east-1") and deployment.home == "us-east-1" == organization.home
+    assert organization.delegated_admin is True and organization.retain_stacks_on_account_removal is False
+    assert organization.organization_id is None and organization.central_alert_topic_arn is None
+    assert "deployment" not in org.handler_config()
+
+
+def test_organization_home_region_defaults_to_the_first_region():
+    deployment = org_rules_from_data({"deployment": {"organization": ORGANIZATION}}).deployment
+    assert deployment is not None and deployment.home == "eu-west-1"
+
+
+def test_organization_deployment_round_trips():
+    """`build(dump(x)) == x` holds for a deployment whose regions came from its organization."""
+    from eks_guardrail.config import Deployment
+    from eks_guardrail.schema import build, dump
+
+    deployment = org_rules_from_data({"deployment": {"organization": ORGANIZATION}}).deployment
+    assert build(Deployment, dump(deployment)) == deployment
+    assert build(Deployment, dump(deployment, skip_defaults=True)) == deployment
+
+
+def test_existing_deployment_parts_stay_valid():
+    for path in (ROOT / "tests" / "infra" / "guardrail.infra-test.yaml", ROOT / "guardrail.yaml", ROOT / "guardrail.example.yaml"):
+        load_org_rules(path)
+    deployment = org_rules_from_data({"deployment": {"accounts": ["111122223333"], "regions": ["eu-west-1"]}}).deployment
+    assert deployment is not None and deployment.organization is None and deployment.home == "eu-west-1"
+
+
+def test_the_example_files_commented_deployment_parts_are_valid():
+    """The two commented-out `deployment` examples at the end of guardrail.example.yaml, uncommented, load."""
+    import yaml
+
+    lines = (ROOT / "guardrail.example.yaml").read_text().splitlines()
+    (accounts_line,) = [line for line in lines if line.startswith("#   deployment: {")]
+    start = lines.index("# deployment:")
+    block = "\n".join(line[2:] for line in lines[start:])
+    for text in (accounts_line[4:], block):
+        org = org_rules_from_data(yaml.safe_load(text))
+        assert org.deployment is not None
+    organization = org_rules_from_data(yaml.safe_load(block)).deployment.organization
+    assert organization is not None and organization.central_alert_topic_arn and organization.organization_id
+
+
+@pytest.mark.parametrize(
+    "deployment, path, says",
+    [
+        (
+            {"accounts": ["111122223333"], "regions": ["eu-west-1"], "organization": ORGANIZATION},
+            "deployment",
+            "give either `accounts` (one stack per listed account and region, `cdk deploy`) or `organization`",
+        ),
+        ({}, "deployment", "`accounts` (a list of account ids, for `cdk deploy`) or `organization` (`ou_ids` and `regions`, for StackSets) is required"),
+        ({"accounts": [], "regions": ["eu-west-1"]}, "deployment", "`accounts` (a list of account ids, for `cdk deploy`) or `organization`"),
+        ({"accounts": ["111122223333"]}, "deployment", "`regions` (at least one region) is required"),
+        ({"organization": {"regions": ["eu-west-1"]}}, "deployment.organization.ou_ids", "required"),
+        ({"organization": {"ou_ids": [], "regions": ["eu-west-1"]}}, "deployment.organization.ou_ids", "at least 1 item(s) required"),
+        ({"organization": {"ou_ids": ["r-ab12"], "regions": []}}, "deployment.organization.regions", "at least 1 item(s) required"),
+        ({"organization": {"ou_ids": ["ou-x"], "regions": ["eu-west-1"]}}, "deployment.organization.ou_ids[0]", "ou-xxxx-xxxxxxxx"),
+        ({"organization": {"ou_ids": ["111122223333"], "regions": ["eu-west-1"]}}, "deployment.organization.ou_ids[0]", "root id (r-xxxx)"),
+        ({"organization": {"ou_ids": ["r-ab12", "r-ab12"], "regions": ["eu-west-1"]}}, "deployment.organization", "ou_ids: an id listed twice: r-ab12"),
+        ({"organization": {"ou_ids": ["r-ab12"], "regions": ["eu-west-1"], "home_region": "us-east-1"}}, "deployment.organization", "home_region us-east-1 must be one of regions"),
+        ({"organization": {"ou_ids": ["r-ab12"], "regions": ["eu-west-1"], "organization_id": "o-1"}}, "deployment.organization.organization_id", "o-a1b2c3d4e5"),
+        ({"organization": {"ou_ids": ["r-ab12"], "regions": ["eu-west-1"], "asset_bucket_prefix": "My_Bucket"}}, "deployment.organization.asset_bucket_prefix", "lowercase"),
+        ({"organization": {"ou_ids": ["r-ab12"], "regions": ["eu-west-1"], "delegated_admin": "yes"}}, "deployment.organization.delegated_admin", "true or false"),
+        (
+            {"organization": {"ou_ids": ["r-ab12"], "regions": ["eu-west-1"], "central_alert_topic_arn": "arn:aws:sns:eu-west-1:999988887777:alerts.fifo"}},
+            "deployment.organization.central_alert_topic_arn",
+            "standard (not FIFO) SNS topic ARN",
+        ),
+        (
+            {"organization": {"ou_ids": ["r-ab12"], "regions": ["eu-west-1"], "central_alert_key_arn": "arn:aws:kms:eu-west-1:999988887777:key/abc"}},
+            "deployment.organization",
+            "central_alert_key_arn is the key of central_alert_topic_arn, which is missing",
+        ),
+        (
+            {"organization": ORGANIZATION, "regions": ["eu-central-1"]},
+            "deployment",
+            "with `organization`, give the regions as organization.regions",
+        ),
+        ({"organization": ORGANIZATION, "home_region": "us-east-1"}, "deployment", "with `organization`, give the regions as organization.regions"),
+        ({"organization": {**ORGANIZATION, "ou_idz": ["r-ab12"]}}, "deployment.organization.ou_idz", "unknown key"),
+    ],
+)
+def test_organization_errors(deployment, path, says):
+    (problem,) = problems({"deployment": deployment})
+    assert problem.startswith(f"{path}: ") and says in problem
