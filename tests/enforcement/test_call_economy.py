@@ -26,10 +26,12 @@ class CallLog:
         self.calls: list[tuple[str, str]] = []
 
     def __call__(self, model: Any, params: Any, **_: Any) -> None:
-        body = params.get("body") if isinstance(params, dict) else None
-        key = body if isinstance(body, (str, bytes)) and body else json.dumps(params.get("url_path", ""), default=str)
+        # rest-json (EKS) puts parameters in the path, query and a JSON body; query (IAM, SNS)
+        # and json (DynamoDB) protocols in a dict or a JSON body
+        body = params.get("body")
+        body = json.dumps(body, default=str, sort_keys=True) if isinstance(body, dict) else body
         query = json.dumps(params.get("query_string", ""), default=str, sort_keys=True)
-        self.calls.append((model.name, f"{params.get('url_path', '')}?{query} {key!r}"))
+        self.calls.append((model.name, f"{params.get('url_path', '')}?{query} {body!r}"))
 
     def take(self) -> list[tuple[str, str]]:
         calls, self.calls = self.calls, []
@@ -180,7 +182,10 @@ def test_the_log_sees_a_repeat(world):
     eks.describe_cluster(name="prod")
     eks.describe_cluster(name="prod")
     eks.list_access_entries(clusterName="prod")
-    assert repeats(log.take()) == {"DescribeCluster": 2}
+    iam = world.guardrail.client("iam")
+    for name in ("Platform", "Developer", "Developer"):
+        iam.get_role(RoleName=name)
+    assert repeats(log.take()) == {"DescribeCluster": 2, "GetRole": 2}
 
 
 def test_a_duplicate_delivery_makes_no_eks_call(world):

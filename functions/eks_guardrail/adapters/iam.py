@@ -4,9 +4,11 @@ which services their trust policy lets assume them (node-entry-principal)."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
@@ -29,13 +31,15 @@ class PrincipalStatus:
 class IamPrincipals:
     """Looks principals up by name (paths do not matter: a name is unique in an account).
 
-    Answers are cached for the lifetime of the object: one sweep or one event.
+    Answers (and failures) are cached for the lifetime of the object: one sweep or one event.
+    Safe to share between threads: concurrent questions about one principal make one call.
     """
 
     def __init__(self, iam_client: Any, account: str):
         self._iam = iam_client
         self._account = account
-        self._cache: dict[tuple[str, str], PrincipalStatus] = {}
+        self._cache: dict[tuple[str, str], Future] = {}
+        self._lock = threading.Lock()
 
     def status(self, principal_arn: str) -> PrincipalStatus | None:
         """None for principals this account cannot look up (other accounts, non-IAM ARNs):
@@ -46,9 +50,22 @@ class IamPrincipals:
         if principal.account != self._account:
             return None
         key = (principal.kind, principal.name)
-        if key not in self._cache:
-            self._cache[key] = self._lookup(principal_arn, principal.kind, principal.name)
-        return self._cache[key]
+        with self._lock:
+            answer = self._cache.get(key)
+            asking = answer is None
+            if asking:
+                answer = self._cache[key] = Future()
+        if asking:
+            try:
+                answer.set_result(self._lookup(principal_arn, principal.kind, principal.name))
+            except Exception as error:  # e.g. iam:GetRole denied: every asker gets it
+                answer.set_exception(error)
+        return answer.result()
+
+    def look_up(self, principal_arns: Iterable[str], pool: Executor) -> None:
+        """Ask about many principals at once (answers cached; failures re-raised when asked again)."""
+        for future in [pool.submit(self.status, arn) for arn in set(principal_arns)]:
+            future.exception()
 
     def _lookup(self, arn: str, kind: str, name: str) -> PrincipalStatus:
         try:

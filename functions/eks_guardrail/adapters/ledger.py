@@ -8,8 +8,10 @@ change, and the sweep refreshes it. Key: `pk` = `ACCOUNT/REGION/CLUSTER`, `sk` =
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import Executor
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from ..state import Association, EntryState
 
@@ -76,6 +78,24 @@ class DynamoDbLedger:
             },
         )
 
+    def put_many(self, account: str, entries: Iterable[tuple[str, EntryState]], *, source: str, pool: Executor | None = None) -> int:
+        """Record many `(region, entry)` at once: BatchWriteItem, 25 a call, calls run in `pool`."""
+        recorded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        requests = [
+            {"PutRequest": {"Item": {
+                "pk": {"S": _pk(account, region, entry.cluster)},
+                "sk": {"S": entry.principal_arn},
+                "entry": {"S": entry_to_json(entry)},
+                "recorded_at": {"S": recorded_at},
+                "source": {"S": source},
+            }}}
+            for region, entry in entries
+        ]
+        batches = [requests[i : i + BATCH_WRITE] for i in range(0, len(requests), BATCH_WRITE)]
+        for _ in (pool.map if pool else map)(lambda batch: batch_write(self._ddb, self._table, batch), batches):
+            pass
+        return len(requests)
+
     def delete(self, account: str, region: str, cluster: str, principal_arn: str) -> None:
         self._ddb.delete_item(TableName=self._table, Key={"pk": {"S": _pk(account, region, cluster)}, "sk": {"S": principal_arn}})
 
@@ -119,6 +139,38 @@ class DeferredCreatorRemovals:
         self._ddb.put_item(TableName=self._table, Item={**self._key, "pending": {"S": json.dumps(pending, sort_keys=True)}})
 
 
+#: DynamoDB's limits per BatchWriteItem and BatchGetItem call.
+BATCH_WRITE, BATCH_GET = 25, 100
+#: Unprocessed items are sent again after these pauses (seconds), then it is an error.
+UNPROCESSED_BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+
+
+def batch_write(ddb: Any, table: str, requests: list[dict[str, Any]], *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """One BatchWriteItem, sending what DynamoDB left unprocessed again with backoff."""
+    for pause in (*UNPROCESSED_BACKOFF, None):
+        requests = ddb.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {}).get(table, [])
+        if not requests:
+            return
+        if pause is None:
+            raise RuntimeError(f"{table}: {len(requests)} ledger writes still unprocessed after {len(UNPROCESSED_BACKOFF)} retries")
+        sleep(pause)
+
+
+def batch_get(ddb: Any, table: str, keys: list[dict[str, Any]], *, sleep: Callable[[float], None] = time.sleep) -> list[dict[str, Any]]:
+    """Items of up to 100 keys (strongly consistent), reading unprocessed keys again with backoff."""
+    items: list[dict[str, Any]] = []
+    for pause in (*UNPROCESSED_BACKOFF, None):
+        answer = ddb.batch_get_item(RequestItems={table: {"Keys": keys, "ConsistentRead": True}})
+        items += answer.get("Responses", {}).get(table, [])
+        keys = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+        if not keys:
+            return items
+        if pause is None:
+            raise RuntimeError(f"{table}: {len(keys)} ledger reads still unprocessed after {len(UNPROCESSED_BACKOFF)} retries")
+        sleep(pause)
+    return items
+
+
 class PendingRecords(dict):
     """A cluster's pending decisions as read, with the item version they were read at."""
 
@@ -150,6 +202,17 @@ class PendingDecisions:
     def of_cluster(self, account: str, region: str, cluster: str) -> PendingRecords:
         """principal ARN -> `{"status", "detail", "since", "born_bad_at"}`."""
         return self._read(self._key(account, region, cluster))
+
+    def of_clusters(self, account: str, clusters: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PendingRecords]:
+        """`of_cluster` of many (region, cluster) at once: BatchGetItem, 100 a call."""
+        wanted = {self._key(account, region, cluster)["sk"]["S"]: (region, cluster) for region, cluster in clusters}
+        found = {where: PendingRecords() for where in wanted.values()}
+        keys = [{"pk": {"S": "pending-decisions"}, "sk": {"S": sk}} for sk in wanted]
+        for i in range(0, len(keys), BATCH_GET):
+            for item in batch_get(self._ddb, self._table, keys[i : i + BATCH_GET]):
+                records = found[wanted[item["sk"]["S"]]] = PendingRecords(json.loads(item["pending"]["S"]))
+                records.version = int(item["version"]["N"])
+        return found
 
     def update(
         self, account: str, region: str, cluster: str, changes: dict[str, dict[str, Any] | None], *, based_on: PendingRecords | None = None

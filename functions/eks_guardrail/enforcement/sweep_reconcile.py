@@ -13,10 +13,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..adapters.eks import EksAccessEntries
+from ..adapters.read_once import ReadOnceEks
 from ..arns import matches_any
 from ..config import OrgRules
 from ..engine import ObservedState
 from ..findings import Finding
+from ..state import EntryState
 from ..sweep.snapshot import ClusterSnapshot
 from .enforcer import Outcome, Pending, _parse_time, _pending_record, _with_finding, attempt, failed_attempt
 from .exemption_tags import TagGuard
@@ -34,14 +36,19 @@ def reconcile_cluster(
     account: str,
     snapshot: ClusterSnapshot,
     findings: list[Finding],
+    known: dict[str, EntryState] | None = None,
+    waiting: Any = None,
 ) -> tuple[list[Outcome], set[str]]:
     """Outcomes to report (new ones only: a pending decision is not re-alerted while its status
-    stays the same), and the principals whose entries were acted on."""
+    stays the same), and the principals whose entries were acted on.
+
+    `known` (the ledger's records of the cluster) and `waiting` (its pending decisions) are
+    read here unless the caller read them, in batches, moments ago."""
     region, cluster = snapshot.region, snapshot.name
     protected = protected_principals(org)
     present = {e.principal_arn: e for e in snapshot.entries}
-    known = ledger.of_cluster(account, region, cluster)
-    waiting = pending.of_cluster(account, region, cluster)
+    known = ledger.of_cluster(account, region, cluster) if known is None else known
+    waiting = pending.of_cluster(account, region, cluster) if waiting is None else waiting
     targets = {f.principal_arn for f in findings if f.configured_action == "rollback" and f.rule in REMEDY_KIND and f.principal_arn}
     targets |= {
         p for p, state in known.items() if matches_any(protected, p) and (p not in present or not acceptable(present[p], org, account, region, state))
@@ -54,7 +61,9 @@ def reconcile_cluster(
         trusted = tags.trusted if tags is not None else (lambda arn, t: {})
         return ObservedState(entry_tags=trusted(entry.arn, entry.tags), cluster_tags=trusted(snapshot.arn, snapshot.tags), entry_type=entry.entry_type)
 
-    reconciler = Reconciler(org, eks, account, region, known_good=ledger.get, observe=observe)
+    records = known
+    eks = ReadOnceEks(eks)  # type: ignore[assignment]  # e.g. the lockout view, once per removal at most
+    reconciler = Reconciler(org, eks, account, region, known_good=lambda _a, _r, _c, principal: records.get(principal), observe=observe)
     outcomes: list[Outcome] = []
     acted: set[str] = set()
     updates: dict[str, dict[str, Any] | None] = {}

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Callable
 
 from ..adapters.eks import eks_access_for
 from ..adapters.iam import IamPrincipals
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger, ExemptionTagGrants, PendingDecisions
+from ..adapters.ledger import DeferredCreatorRemovals, DynamoDbLedger, ExemptionTagGrants, PendingDecisions, entry_to_json
 from ..arns import matches_any
 from ..enforcement.exemption_tags import TagGuard
 from ..enforcement.reconcile import acceptable
@@ -25,7 +26,9 @@ from ..enforcement.rollbacks.creator_admin import remove_creator_entry
 from ..enforcement.stale_actions import act_on_stale_safely
 from ..findings import Finding
 from ..sweep.judge import creator_admin_finding
+from ..state import EntryState
 from ..sweep.run import SweepResult, sweep_account
+from ..sweep.snapshot import ClusterSnapshot
 from .reporting import Reporter
 from .settings import HandlerSettings
 
@@ -79,7 +82,7 @@ class SweepApp:
         account: str | None = None,
         metrics: Any = None,
         slack_post: Callable[[str, dict[str, Any]], None] = post_json,
-        max_workers: int = 4,
+        max_workers: int = 8,
     ):
         self.settings = settings
         self.clients = clients
@@ -99,21 +102,23 @@ class SweepApp:
             principals=IamPrincipals(self.clients.client("iam"), account),
             max_workers=self.max_workers,
         )
-        acted = {id(s.finding): self._act(s, eks_for_region) for s in result.stale if s.finding.action in ("delete", "rebind")}
-        reconciled, converged = self._reconcile(account, result, eks_for_region)
-        creator_outcomes = self._retry_creator_removals(account, eks_for_region) + reconciled
-        memory = SweepMemory(self.clients.client("dynamodb"), self.settings.ledger_table, f"{account}/{','.join(self.settings.regions)}")
-        seen_before = memory.previous()
-        outcomes = [
-            acted.get(id(f)) or Outcome(f, "alerted", DRIFT_DETAIL)
-            for f in result.findings
-            if (f.region, f.cluster, f.principal_arn) not in converged
-        ]
-        new = [o for o in outcomes if o.status != "alerted" or fingerprint(o.finding) not in seen_before] + creator_outcomes
-        failed = self.reporter.report(new)
-        failed += self.reporter.resolve(account, gone_findings(seen_before, result))
-        memory.remember({fingerprint(f) for f in result.findings})
-        refreshed = self._refresh_ledger(account, result, skip=converged)
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            records = self._ledger_records(account, result, pool)
+            acted = {id(s.finding): self._act(s, eks_for_region) for s in result.stale if s.finding.action in ("delete", "rebind")}
+            reconciled, converged = self._reconcile(account, result, eks_for_region, records, pool)
+            creator_outcomes = self._retry_creator_removals(account, eks_for_region) + reconciled
+            memory = SweepMemory(self.clients.client("dynamodb"), self.settings.ledger_table, f"{account}/{','.join(self.settings.regions)}")
+            seen_before = memory.previous()
+            outcomes = [
+                acted.get(id(f)) or Outcome(f, "alerted", DRIFT_DETAIL)
+                for f in result.findings
+                if (f.region, f.cluster, f.principal_arn) not in converged
+            ]
+            new = [o for o in outcomes if o.status != "alerted" or fingerprint(o.finding) not in seen_before] + creator_outcomes
+            failed = self.reporter.report(new)
+            failed += self.reporter.resolve(account, gone_findings(seen_before, result))
+            memory.remember({fingerprint(f) for f in result.findings})
+            refreshed, unchanged = self._refresh_ledger(account, result, records, skip=converged, pool=pool)
         for error in result.errors:
             log.error("sweep: %s", error)
             self.reporter.count("SweepErrors")
@@ -126,6 +131,7 @@ class SweepApp:
             "alerted": len(new),
             "acted": [{"rule": o.finding.rule, "status": o.status, "detail": o.detail} for o in [*acted.values(), *creator_outcomes]],
             "ledger_refreshed": refreshed,
+            "ledger_unchanged": unchanged,
             "errors": result.errors,
             "alert_failures": failed,
         }
@@ -158,48 +164,66 @@ class SweepApp:
             outcomes.append(Outcome(creator_admin_finding(org, account, region, cluster, creator), result.status, result.detail))
         return outcomes
 
-    def _reconcile(self, account: str, result: SweepResult, eks_for_region) -> tuple[list[Outcome], set[tuple]]:
+    def _ledger_records(self, account: str, result: SweepResult, pool: Executor) -> dict[tuple[str, str], dict[str, EntryState]]:
+        """The ledger's records of every cluster read (one Query each, run in `pool`)."""
+        clusters = [(c.region, c.name) for c in result.clusters if c.error is None and c.authentication_mode != "CONFIG_MAP"]
+        read = pool.map(lambda where: self.ledger.of_cluster(account, *where), clusters)
+        return dict(zip(clusters, read))
+
+    def _reconcile(self, account: str, result: SweepResult, eks_for_region, records, pool: Executor) -> tuple[list[Outcome], set[tuple]]:
         """`enforce` only: bring every entry the rules would roll back, every protected entry that
         vanished or weakened unseen, and every pending decision to what the rules demand, with
-        the same lockout protection as the event handler. Returns the outcomes and the
-        (region, cluster, principal) reconciled (their state changed: not drift, not recorded)."""
+        the same lockout protection as the event handler (clusters in parallel). Returns the
+        outcomes and the (region, cluster, principal) reconciled (their state changed: not
+        drift, not recorded)."""
         org = self.settings.org
         if org.mode != "enforce":
             return [], set()
         pending_store = PendingDecisions(self.clients.client("dynamodb"), self.settings.ledger_table)
+        waiting = pending_store.of_clusters(account, records)
         guard = TagGuard(org, ExemptionTagGrants(self.clients.client("dynamodb"), self.settings.ledger_table))
+        by_cluster: dict[tuple[str, str], list[Finding]] = {}
+        for f in result.findings:
+            by_cluster.setdefault((f.region, f.cluster or ""), []).append(f)
+
+        def reconcile(snapshot: ClusterSnapshot) -> tuple[list[Outcome], set[str]]:
+            where = (snapshot.region, snapshot.name)
+            return reconcile_cluster(
+                org=org, eks=eks_for_region(snapshot.region), ledger=self.ledger, pending=pending_store, tags=guard,
+                account=account, snapshot=snapshot, findings=by_cluster.get(where, []), known=records[where], waiting=waiting[where],
+            )
+
+        snapshots = [c for c in result.clusters if (c.region, c.name) in records]
         outcomes: list[Outcome] = []
         converged: set[tuple] = set()
-        for snapshot in result.clusters:
-            if snapshot.error or snapshot.authentication_mode == "CONFIG_MAP":
-                continue
-            cluster_findings = [f for f in result.findings if (f.region, f.cluster) == (snapshot.region, snapshot.name)]
-            done, principals = reconcile_cluster(
-                org=org, eks=eks_for_region(snapshot.region), ledger=self.ledger, pending=pending_store, tags=guard,
-                account=account, snapshot=snapshot, findings=cluster_findings,
-            )
+        for snapshot, (done, principals) in zip(snapshots, pool.map(reconcile, snapshots)):
             outcomes += done
             converged |= {(snapshot.region, snapshot.name, p) for p in principals}
         return outcomes, converged
 
-    def _refresh_ledger(self, account: str, result: SweepResult, *, skip: set[tuple] = frozenset()) -> int:  # type: ignore[assignment]
-        """Record every entry the rules accept (alert-only findings do not stop it); a protected
-        entry weaker than the ledger's record is never recorded (it is restored instead)."""
+    def _refresh_ledger(self, account: str, result: SweepResult, records, *, skip: set[tuple], pool: Executor) -> tuple[int, int]:
+        """Record every entry the rules accept (alert-only findings do not stop it) and the ledger
+        does not already hold as it is: written in batches. A protected entry weaker than the
+        ledger's record is never recorded (it is restored instead). Returns (written, unchanged)."""
         unacceptable = {
             (f.region, f.cluster, f.principal_arn) for f in result.findings if not f.exempt and f.configured_action != "alert"
         } | set(skip)
-        count = 0
         protected = protected_principals(self.settings.org)
+        changed: list[tuple[str, EntryState]] = []
+        unchanged = 0
         for cluster in result.clusters:
+            known = records.get((cluster.region, cluster.name), {})
             for entry in cluster.entries:
-                if matches_any(protected, entry.principal_arn):
-                    known = self.ledger.get(account, cluster.region, cluster.name, entry.principal_arn)
-                    if not acceptable(entry, self.settings.org, account, cluster.region, known):
-                        continue
-                if (cluster.region, cluster.name, entry.principal_arn) not in unacceptable:
-                    self.ledger.put(account, cluster.region, entry, source="sweep")
-                    count += 1
-        return count
+                before = known.get(entry.principal_arn)
+                if matches_any(protected, entry.principal_arn) and not acceptable(entry, self.settings.org, account, cluster.region, before):
+                    continue
+                if (cluster.region, cluster.name, entry.principal_arn) in unacceptable:
+                    continue
+                if before is not None and entry_to_json(before) == entry_to_json(entry):
+                    unchanged += 1
+                    continue
+                changed.append((cluster.region, entry))
+        return self.ledger.put_many(account, changed, source="sweep", pool=pool), unchanged
 
 
 def _account_of(lambda_context: Any) -> str | None:

@@ -3,6 +3,7 @@ handler, `eks-guardrail scan` and the IAM-principal handler."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -13,7 +14,7 @@ from ..adapters.iam import IamPrincipals
 from ..config import OrgRules
 from ..findings import Finding
 from .judge import StaleFinding, judge_cluster
-from .snapshot import ClusterSnapshot, Progress, list_clusters, read_clusters
+from .snapshot import ClusterRef, ClusterSnapshot, Progress, list_clusters, read_clusters
 
 
 @dataclass
@@ -32,12 +33,33 @@ def sweep_account(
     org: OrgRules,
     eks_for_region: Callable[[str], EksAccessEntries],
     principals: IamPrincipals,
-    max_workers: int = 4,
+    max_workers: int = 8,
     progress: Progress | None = None,
 ) -> SweepResult:
+    refs, errors = list_clusters(eks_for_region, regions)
+    result = sweep_clusters(
+        account=account, refs=refs, org=org, eks_for_region=eks_for_region, principals=principals, max_workers=max_workers, progress=progress
+    )
+    result.errors[:0] = errors
+    return result
+
+
+def sweep_clusters(
+    *,
+    account: str,
+    refs: list[ClusterRef],
+    org: OrgRules,
+    eks_for_region: Callable[[str], EksAccessEntries],
+    principals: IamPrincipals,
+    max_workers: int = 8,
+    progress: Progress | None = None,
+) -> SweepResult:
+    """Read, then judge, the given clusters: every AWS call (EKS reads, then one IAM lookup per
+    distinct principal) in a pool of `max_workers` threads."""
     result = SweepResult()
-    refs, result.errors = list_clusters(eks_for_region, regions)
     result.clusters = read_clusters(eks_for_region, refs, max_workers=max_workers, progress=progress)
+    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+        principals.look_up((e.principal_arn for c in result.clusters for e in c.entries), pool)
     for snapshot in result.clusters:
         if snapshot.error:
             result.errors.append(f"{snapshot.region}/{snapshot.name}: {snapshot.error}")
