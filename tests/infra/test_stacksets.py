@@ -295,3 +295,37 @@ def test_an_asset_bucket_name_longer_than_s3_allows_is_refused(tmp_path):
     config.write_text(f"deployment:\n  organization: {{ou_ids: [r-ab12], regions: [xx-abcdefghijklmnopqrstuvw-1], asset_bucket_prefix: {prefix}}}\n")
     with pytest.raises(DeploymentEnvironmentError, match=r"is longer than S3's 63 characters"):
         load_for_deployment(config, {})
+
+
+def test_a_config_too_big_for_the_environment_reaches_the_members_as_a_layer_from_the_asset_buckets(tmp_path):
+    from infra.app_builder import build_app
+    from infra.guardrail_stack import CONFIG_FILE_IN_LAYER
+
+    principals = ", ".join(f'"arn:aws:iam::*:role/break-glass-{i:03d}"' for i in range(150))
+    config = tmp_path / "big.yaml"
+    config.write_text(
+        f"exemptions: {{principals: [{principals}]}}\n"
+        "deployment: {organization: {ou_ids: [r-ab12], regions: [eu-west-1, eu-central-1], asset_bucket_prefix: acme-assets}}\n"
+    )
+    app = build_app(config, outdir=str(tmp_path / "out"), environ={})
+    app.synth()
+    from infra.org_stackset import STACK_SETS_STACK
+
+    stack_sets = app.node.find_child(STACK_SETS_STACK)
+    parent = json.loads((tmp_path / "out" / "EksGuardrailStackSets.template.json").read_text())
+    copied = {
+        r["Properties"]["DestinationBucketName"]: set(r["Properties"]["SourceObjectKeys"])
+        for r in parent["Resources"].values() if r["Type"] == "Custom::CDKBucketDeployment"
+    }
+    for member, region in ((stack_sets.home_member, "eu-west-1"), (stack_sets.regions_member, "eu-central-1")):
+        template = json.loads((tmp_path / "out" / member.template_file).read_text())
+        layers = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Lambda::LayerVersion"}
+        (layer_id,) = [k for k in layers if k.startswith("ConfigLayer")]
+        content = layers[layer_id]["Properties"]["Content"]
+        assert content["S3Bucket"] == {"Fn::Join": ["-", ["acme-assets", REGION]]}
+        assert content["S3Key"] in copied[f"acme-assets-{region}"]
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::Lambda::Function":
+                env = resource["Properties"]["Environment"]["Variables"]
+                assert "GUARDRAIL_CONFIG" not in env and env["GUARDRAIL_CONFIG_FILE"] == CONFIG_FILE_IN_LAYER
+                assert {"Ref": layer_id} in resource["Properties"]["Layers"]
