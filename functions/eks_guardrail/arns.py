@@ -27,8 +27,12 @@ class PrincipalArn:
         return self.service == "iam" and self.kind == "role"
 
 
+@lru_cache(maxsize=4096)
 def parse_principal_arn(arn: str) -> PrincipalArn | None:
-    """Split a principal ARN; None when it is not an ARN of that form."""
+    """Split a principal ARN; None when it is not an ARN of that form.
+
+    Kept for the last few thousand ARNs (the answer is immutable): several rules and the
+    exemptions read the same principal, and a trail names the same principals again and again."""
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn":
         return None
@@ -42,10 +46,19 @@ def parse_principal_arn(arn: str) -> PrincipalArn | None:
     return PrincipalArn(partition, service, account, kind, f"/{path}/" if path else "/", name)
 
 
+def _regex(pattern: str) -> str:
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+
+
 @lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> re.Pattern[str]:
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(body + r"\Z", re.DOTALL)
+    return re.compile(_regex(pattern) + r"\Z", re.DOTALL)
+
+
+@lru_cache(maxsize=1024)
+def _compiled_any(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One expression for a list of patterns (a rule's allow-list): matches when one of them does."""
+    return re.compile("(?:" + "|".join(_regex(p) for p in patterns) + r")\Z", re.DOTALL)
 
 
 def wildcard_match(pattern: str, value: str) -> bool:
@@ -54,4 +67,8 @@ def wildcard_match(pattern: str, value: str) -> bool:
 
 
 def matches_any(patterns: tuple[str, ...] | list[str], value: str) -> bool:
+    if not patterns:
+        return False
+    if type(patterns) is tuple:
+        return _compiled_any(patterns).match(value) is not None
     return any(wildcard_match(p, value) for p in patterns)

@@ -66,7 +66,56 @@ class RuleSpec:
     needs_state: bool = False
 
 
-REGISTRY: dict[str, RuleSpec] = {}
+class Registry(dict[str, RuleSpec]):
+    """Rule id -> spec. `version` changes with every change to it: the engine keeps what it derives
+    from the registry (which rules judge a kind of change) until then."""
+
+    version = 0
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def __setitem__(self, key: str, value: RuleSpec) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def __ior__(self, other: Any) -> "Registry":
+        super().__ior__(other)
+        self._changed()
+        return self
+
+    def pop(self, *args: Any) -> Any:
+        try:
+            return super().pop(*args)
+        finally:
+            self._changed()
+
+    def popitem(self) -> tuple[str, RuleSpec]:
+        try:
+            return super().popitem()
+        finally:
+            self._changed()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        try:
+            return super().setdefault(key, default)
+        finally:
+            self._changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._changed()
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+
+REGISTRY: Registry = Registry()
 
 
 def rule(
