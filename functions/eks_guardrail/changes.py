@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 import reprlib
+from collections.abc import Mapping  # not typing's: its isinstance() costs several times more
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping, Union
+from typing import Any, Union
 from urllib.parse import unquote
 
 from .aws_catalog import (
@@ -284,6 +285,8 @@ _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}\Z")
 
 
 def _text(path: str, value: Any, *, limit: int = MAX_TEXT, pattern: re.Pattern[str] | None = None, what: str = "a string") -> str:
+    if type(value) is str and len(value) <= limit and (pattern is None or pattern.match(value)):
+        return value
     if not isinstance(value, str):
         raise EventParseError(path, f"expected {what}, got {shown(value)}")
     if len(value) > limit:
@@ -307,13 +310,22 @@ class _Record:
         """The value at `names`, None when absent or null. A step that is there but is not an
         object is an error: `requestParameters: "x"` is malformed, not "no parameters"."""
         value: Any = self._data
-        for depth, name in enumerate(names):
+        for name in names:
             if value is None:
                 return None
-            if not isinstance(value, Mapping):
-                raise EventParseError(self.path(*names[:depth]), f"expected an object, got {shown(value)}")
+            if type(value) is not dict and not isinstance(value, Mapping):
+                raise self._not_an_object(names)
             value = value.get(name)
         return value
+
+    def _not_an_object(self, names: tuple[str, ...]) -> EventParseError:
+        """The error for the first step of `names` that is there but is not an object."""
+        value: Any = self._data
+        for depth, name in enumerate(names):
+            if not isinstance(value, Mapping):
+                return EventParseError(self.path(*names[:depth]), f"expected an object, got {shown(value)}")
+            value = value.get(name)
+        raise AssertionError("every step of the path is an object")  # pragma: no cover
 
     def text(
         self,
@@ -330,13 +342,15 @@ class _Record:
             if required:
                 raise EventParseError(self.path(*names), "missing")
             return None
+        if type(value) is str and len(value) <= limit and (pattern is None or pattern.match(value)):
+            return value  # what `_text` accepts, without working out the path it would name
         return _text(self.path(*names), value, limit=limit, pattern=pattern, what=what)
 
     def mapping(self, *names: str) -> Mapping[str, Any]:
         value = self.get(*names)
         if value is None:
             return {}
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise EventParseError(self.path(*names), f"expected an object, got {shown(value)}")
         return value
 
@@ -427,12 +441,22 @@ def _checked(path: str, value: Any, pattern: re.Pattern[str] | None, what: str, 
     return _text(path, value, limit=limit, pattern=pattern, what=what)
 
 
+#: The form CloudTrail writes and `_event_time` returns (years 1970 to 9999).
+_CLOUDTRAIL_TIME = re.compile(r"(?:19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
+
+
 def _event_time(path: str, value: Any) -> str:
     """CloudTrail writes UTC ISO-8601 (`2024-08-01T13:37:41Z`). Any ISO-8601 time with its zone
     is accepted and normalised to that form; anything else is rejected."""
     text = _checked(path, value, None, "an ISO-8601 time", limit=64)
     if not text:
         return ""  # redacted samples; the Lambda path insists (`check_actionable`)
+    if _CLOUDTRAIL_TIME.match(text):
+        try:
+            datetime.fromisoformat(text[:-1])  # a real date and time: already in the normal form
+            return text
+        except ValueError:
+            pass  # rejected below, with the message
     example = "such as 2024-08-01T13:37:41Z"
     try:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
