@@ -16,7 +16,8 @@ Each size runs in a fresh process on the emulator (`eks_guardrail.local.mock_aws
 Reported: calls by operation, wall time, the bound calls x latency / W (W: the sweep's
 concurrency) and wall / bound, calls / (clusters + entries), throttles answered when EKS is
 throttled (`--throttle-eks RATE`: a token bucket of RATE requests a second, burst RATE, on the
-guardrail's EKS client; adaptive retries must absorb it).
+guardrail's EKS client; adaptive retries must absorb it; by default one row of 2 x 200 at 20/s,
+not with --quick).
 
 Run alone: `python benchmarks/sweep_scale.py [--quick] [--sizes 10x200,50x200] [--latency 0.05]
 [--workers W] [--throttle-eks RATE] [--json FILE]`.
@@ -40,7 +41,12 @@ VIEW = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 ADMIN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 FULL_SIZES = [(10, 200), (50, 200), (100, 200)]
 QUICK_SIZES = [(2, 20)]
+#: The throttled row (not with --quick): EKS answers ThrottlingException beyond this rate.
+THROTTLED_SIZE, THROTTLE_RATE = (2, 200), 20.0
 WALL_FACTOR = 1.3
+EKS_OPERATIONS = {"ListClusters", "DescribeCluster", "ListAccessEntries", "DescribeAccessEntry", "ListAssociatedAccessPolicies",
+                  "CreateAccessEntry", "DeleteAccessEntry", "UpdateAccessEntry", "AssociateAccessPolicy", "DisassociateAccessPolicy",
+                  "ListTagsForResource", "TagResource", "UntagResource"}
 LIMIT_50 = 180.0
 
 
@@ -152,8 +158,8 @@ def run(
     throttle_eks: float | None = None, timeout: float | None = None,
 ) -> PartResult:
     plan = [tuple(map(int, s.split("x"))) for s in sizes.split(",")] if sizes else (QUICK_SIZES if quick else FULL_SIZES)
-    throttled_size = plan[0]
-    throttle = throttle_eks if throttle_eks is not None else (None if sizes else 20.0)
+    throttled_size = plan[0] if sizes else THROTTLED_SIZE
+    throttle = throttle_eks if throttle_eks is not None else (None if sizes or quick else THROTTLE_RATE)
     result = PartResult("sweep", f"4. The sweep at scale ({latency * 1000:.0f} ms injected per call)", "python benchmarks/sweep_scale.py")
     runs = [measure(c, e, latency, workers, None, timeout) for c, e in plan]
     if throttle:
@@ -165,6 +171,9 @@ def run(
             rows.append((size, None, None, None, None, None, None, None, None, r["failed"]))
             continue
         units = r["clusters"] * (1 + r["entries_per_cluster"])
+        if r.get("throttle_eks"):  # the bound is then also what the bucket lets through
+            eks_calls = sum(n for op, n in r["by_operation"].items() if op in EKS_OPERATIONS)
+            r["bound"] = max(r["bound"], eks_calls / r["throttle_eks"])
         ratio = r["wall"] / r["bound"] if r["bound"] else float("nan")
         problems = []
         if r["summary"]["errors"]:
@@ -199,7 +208,11 @@ def run(
             if not r.get("throttle_eks")
         ))
     if throttle:
-        result.notes.append(f"the throttled row: the guardrail's EKS client answered ThrottlingException (429) beyond {throttle:g} requests/s (token bucket, burst {throttle:g}); its calls are API calls, retries not included (throttled = throttles answered)")
+        result.notes.append(
+            f"the throttled row: the guardrail's EKS client answered ThrottlingException (429) beyond {throttle:g} requests/s "
+            f"(token bucket, burst {throttle:g}), absorbed by the sweep's adaptive retries; calls are API calls (retries not "
+            f"included), throttled = throttles answered; its bound is the larger of calls x latency / concurrency and EKS calls / {throttle:g}"
+        )
     result.data = {"runs": runs}
     return result
 
@@ -208,7 +221,7 @@ def _options(parser: Any) -> None:
     parser.add_argument("--sizes", help="e.g. 10x200,50x200 (default 10x200,50x200,100x200; --quick 2x20)")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds injected per HTTP attempt (default 0.05)")
     parser.add_argument("--workers", type=int, help="the sweep's max_workers (default: SweepApp's own)")
-    parser.add_argument("--throttle-eks", type=float, help="also run the first size with EKS throttled at RATE requests/s (default 20; 0: off)")
+    parser.add_argument("--throttle-eks", type=float, help="also run a size with EKS throttled at RATE requests/s (default: 2x200 at 20/s, or the first of --sizes; 0: off)")
     parser.add_argument("--timeout", type=float, help="give up a size after this many seconds")
 
 
