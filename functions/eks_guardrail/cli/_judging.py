@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping  # not typing's: its isinstance() is slower, and this runs per record
 from dataclasses import dataclass, field
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
 from ..aws_catalog import STANDARD
 from ..changes import PARSERS, Change, EventParseError, Skipped, parse_event
