@@ -279,3 +279,48 @@ def test_the_example_files_commented_deployment_parts_are_valid():
 def test_organization_errors(deployment, path, says):
     (problem,) = problems({"deployment": deployment})
     assert problem.startswith(f"{path}: ") and says in problem
+
+
+# --- deployment: the sweep's fan-out (SQS) -----------------------------------------------------
+
+ACCOUNTS = {"accounts": ["111122223333"], "regions": ["eu-west-1"]}
+
+
+def test_sweep_fan_out_defaults_and_values_in_both_kinds_of_deployment():
+    for part in (ACCOUNTS, {"organization": ORGANIZATION}):
+        deployment = org_rules_from_data({"deployment": part}).deployment
+        assert deployment is not None
+        assert deployment.sweep_max_concurrency == 5 and deployment.sweep_worker_threads == 4
+        deployment = org_rules_from_data({"deployment": {**part, "sweep_max_concurrency": 1000, "sweep_worker_threads": 16}}).deployment
+        assert deployment is not None
+        assert deployment.sweep_max_concurrency == 1000 and deployment.sweep_worker_threads == 16
+        assert org_rules_from_data({"deployment": {**part, "sweep_max_concurrency": 2, "sweep_worker_threads": 1}}).deployment.sweep_max_concurrency == 2
+
+
+def test_sweep_fan_out_settings_round_trip():
+    from eks_guardrail.config import Deployment
+    from eks_guardrail.schema import build, dump
+
+    deployment = org_rules_from_data({"deployment": {**ACCOUNTS, "sweep_max_concurrency": 20, "sweep_worker_threads": 2}}).deployment
+    assert build(Deployment, dump(deployment)) == deployment
+    assert build(Deployment, dump(deployment, skip_defaults=True)) == deployment
+
+
+@pytest.mark.parametrize(
+    "key, value, says",
+    [
+        ("sweep_max_concurrency", 1, "maximum concurrency of the sweep's SQS event source (AWS's limits) must be from 2 to 1000, got 1"),
+        ("sweep_max_concurrency", 0, "must be from 2 to 1000, got 0"),
+        ("sweep_max_concurrency", 1001, "must be from 2 to 1000, got 1001"),
+        ("sweep_max_concurrency", "5", "expected a whole number"),
+        ("sweep_max_concurrency", True, "expected a whole number"),
+        ("sweep_max_concurrency", 5.0, "expected a whole number"),
+        ("sweep_worker_threads", 0, "the threads of one sweep worker must be from 1 to 16, got 0"),
+        ("sweep_worker_threads", 17, "must be from 1 to 16, got 17"),
+        ("sweep_worker_threads", "4", "expected a whole number"),
+    ],
+)
+def test_sweep_fan_out_settings_out_of_range(key, value, says):
+    for part in (ACCOUNTS, {"organization": ORGANIZATION}):
+        (problem,) = problems({"deployment": {**part, key: value}})
+        assert problem.startswith(f"deployment.{key}: ") and says in problem, problem

@@ -175,6 +175,15 @@ class Organization:
         return self.home_region or self.regions[0]
 
 
+def _between(low: int, high: int, what: str) -> Check:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"{what} must be from {low} to {high}, got {value}")
+        return value
+
+    return Check(check)
+
+
 @dataclass(frozen=True)
 class Deployment:
     """Where the CDK app puts the guardrail (read only by the CDK app): listed `accounts`, or an `organization`'s OUs."""
@@ -193,6 +202,12 @@ class Deployment:
     chatbot_slack: ChatbotSlack | None = None
     #: EventBridge schedule expression of the sweep.
     sweep_schedule: Schedule = "rate(1 hour)"
+    #: The sweep fans out, one SQS message per cluster: at most this many clusters are swept at once (the
+    #: event source mapping's maximum concurrency, AWS allows 2 to 1000), so the account's EKS calls stay
+    #: under EKS's API rate limits however many clusters there are.
+    sweep_max_concurrency: Annotated[int, _between(2, 1000, "the maximum concurrency of the sweep's SQS event source (AWS's limits)")] = 5
+    #: Threads of one sweep worker (one cluster): its EKS, IAM and ledger calls in parallel.
+    sweep_worker_threads: Annotated[int, _between(1, 16, "the threads of one sweep worker")] = 4
     #: Create a CloudTrail trail (for accounts without one: EventBridge sees no CloudTrail events otherwise).
     create_trail: bool = False
     #: X-Ray active tracing of the functions (Powertools Tracer); off by default, it costs cold-start time.
