@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from difflib import get_close_matches
 from typing import Annotated, Iterator
 
 
@@ -36,6 +35,8 @@ def _access_policy(key: str) -> str:
             raise ValueError(f"{key!r} is not an access policy ARN ({ACCESS_POLICY_ARN_PREFIX}NAME)")
         return policy_name(key)
     if key not in ACCESS_POLICY_NAMES:
+        from difflib import get_close_matches  # only for a typo's hint: not on every start
+
         close = get_close_matches(key, ACCESS_POLICY_NAMES, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise ValueError(
