@@ -73,6 +73,13 @@ class Reporter:
         documents = [resolved_finding(account, region, cluster, principal, rule) for region, rule, cluster, principal in gone]
         return ["security-hub"] if documents and self.security_hub.send(documents) else []
 
+    def gauge(self, name: str, value: float, unit: str = "Count") -> None:
+        """One value of a metric (e.g. a sweep run's duration)."""
+        if self.metrics is None:
+            return
+        with single_metric(name=name, unit=_unit(unit), value=value, namespace=NAMESPACE):
+            pass
+
     def count(self, name: str, **dimensions: str) -> None:
         if self.metrics is None:
             return
@@ -80,6 +87,10 @@ class Reporter:
         with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
             for key, value in dimensions.items():
                 metric.add_dimension(name=key, value=value)
+
+
+def _unit(name: str) -> Any:
+    return getattr(MetricUnit, name)
 
 
 def reject(error: Exception, reporter: "Reporter") -> dict[str, Any]:

@@ -24,6 +24,12 @@ class HandlerSettings:
     tracing: bool = False
     #: Regions whose clusters the IAM-principal handler and the sweep look at.
     regions: tuple[str, ...] = ()
+    #: The sweep's queue: the scheduled run sends one message per cluster there (fan-out).
+    sweep_queue_url: str | None = None
+    #: How often SQS delivers a cluster's message before it goes to the dead-letter queue.
+    sweep_max_receives: int = 3
+    #: Threads of one sweep (one process, or one worker's cluster).
+    sweep_threads: int = 8
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> "HandlerSettings":
@@ -34,7 +40,10 @@ class HandlerSettings:
         - `ALERT_TOPIC_ARN`, `SLACK_SECRET_NAME` (each channel is off without it);
         - `GUARDRAIL_ROLE_ARNS`: comma-separated ARN patterns of the guardrail's own roles;
         - `GUARDRAIL_TRACING`: `true` to load the X-Ray SDK and trace;
-        - `GUARDRAIL_REGIONS`: comma-separated regions with clusters (default: the function's `AWS_REGION`).
+        - `GUARDRAIL_REGIONS`: comma-separated regions with clusters (default: the function's `AWS_REGION`);
+        - `SWEEP_QUEUE_URL`: the sweep fans out, one message per cluster (without it: one process);
+        - `SWEEP_MAX_RECEIVES`: the sweep queue's maxReceiveCount (default 3);
+        - `SWEEP_WORKER_THREADS`: threads of one sweep (default 8; the worker's is set by the stack).
         """
         ledger = env.get("LEDGER_TABLE", "").strip()
         if not ledger:
@@ -48,6 +57,9 @@ class HandlerSettings:
             own_principals=tuple(p.strip() for p in env.get("GUARDRAIL_ROLE_ARNS", "").split(",") if p.strip()),
             tracing=env.get("GUARDRAIL_TRACING", "").lower() == "true",
             regions=_regions(env),
+            sweep_queue_url=env.get("SWEEP_QUEUE_URL") or None,
+            sweep_max_receives=_count(env, "SWEEP_MAX_RECEIVES", 3, 1, 1000),
+            sweep_threads=_count(env, "SWEEP_WORKER_THREADS", 8, 1, 64),
         )
 
 
@@ -73,6 +85,15 @@ def _org_rules(env: Mapping[str, str]) -> OrgRules:
         return org_rules_from_data(data, source=source)
     except ConfigError as error:
         raise SettingsError(str(error)) from None
+
+
+def _count(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise SettingsError(f"{name}={text!r}: expected a whole number from {low} to {high}")
+    return int(text)
 
 
 def _regions(env: Mapping[str, str]) -> tuple[str, ...]:

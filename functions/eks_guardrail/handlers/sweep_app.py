@@ -27,8 +27,8 @@ from ..enforcement.stale_actions import act_on_stale_safely
 from ..findings import Finding
 from ..sweep.judge import creator_admin_finding
 from ..state import EntryState
-from ..sweep.run import SweepResult, sweep_account
-from ..sweep.snapshot import ClusterSnapshot
+from ..sweep.run import SweepResult, sweep_clusters
+from ..sweep.snapshot import ClusterRef, ClusterSnapshot, list_clusters
 from .reporting import Reporter
 from .settings import HandlerSettings
 
@@ -72,6 +72,22 @@ class SweepMemory:
     def remember(self, fingerprints: set[str]) -> None:
         self._ddb.put_item(TableName=self._table, Item={**self._key, "fingerprints": {"S": json.dumps(sorted(fingerprints))}})
 
+    def forget(self) -> None:
+        self._ddb.delete_item(TableName=self._table, Key=self._key)
+
+    @staticmethod
+    def scopes(dynamodb_client: Any, table: str, account: str) -> list[str]:
+        """Every scope remembered for the account (`account/regions`, or `account/region/cluster`)."""
+        scopes = []
+        for page in dynamodb_client.get_paginator("query").paginate(
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :account)",
+            ExpressionAttributeValues={":pk": {"S": "sweep-memory"}, ":account": {"S": f"{account}/"}},
+            ProjectionExpression="sk",
+        ):
+            scopes += [item["sk"]["S"] for item in page.get("Items", [])]
+        return scopes
+
 
 class SweepApp:
     def __init__(
@@ -82,32 +98,49 @@ class SweepApp:
         account: str | None = None,
         metrics: Any = None,
         slack_post: Callable[[str, dict[str, Any]], None] = post_json,
-        max_workers: int = 8,
+        max_workers: int | None = None,
     ):
         self.settings = settings
         self.clients = clients
         self.account = account
-        self.max_workers = max_workers
+        self.max_workers = max_workers or settings.sweep_threads
         self.reporter = Reporter(settings, clients, metrics=metrics, slack_post=slack_post)
         self.ledger = DynamoDbLedger(clients.client("dynamodb"), settings.ledger_table)
 
     def handle(self, event: dict[str, Any] | None = None, lambda_context: Any = None) -> dict[str, Any]:
+        """The scheduled run: with a sweep queue, send one message per cluster (`sweep_fanout.py`);
+        without, sweep every cluster here."""
         account = self.account or _account_of(lambda_context) or self.clients.client("sts").get_caller_identity()["Account"]
         eks_for_region = eks_access_for(self.clients)
-        result = sweep_account(
+        refs, errors = list_clusters(eks_for_region, self.settings.regions)
+        creator_outcomes = self._retry_creator_removals(account, eks_for_region)
+        if self.settings.sweep_queue_url:
+            from .sweep_fanout import fan_out
+
+            return fan_out(self, account, refs, errors, creator_outcomes)
+        return self.sweep(account, refs, memory_scope=f"{account}/{','.join(self.settings.regions)}", errors=errors, done_before=creator_outcomes)
+
+    def sweep(
+        self, account: str, refs: list[ClusterRef], *, memory_scope: str, errors: list[str] = (), done_before: list[Outcome] = ()  # type: ignore[assignment]
+    ) -> dict[str, Any]:
+        """Sweep these clusters (all of the account's, or one worker's): judge, act, reconcile,
+        alert what is new since the last run of the same scope, refresh the ledger."""
+        eks_for_region = eks_access_for(self.clients)
+        result = sweep_clusters(
             account=account,
-            regions=self.settings.regions,
+            refs=refs,
             org=self.settings.org,
             eks_for_region=eks_for_region,
             principals=IamPrincipals(self.clients.client("iam"), account),
             max_workers=self.max_workers,
         )
+        result.errors[:0] = errors
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             records = self._ledger_records(account, result, pool)
             acted = {id(s.finding): self._act(s, eks_for_region) for s in result.stale if s.finding.action in ("delete", "rebind")}
             reconciled, converged = self._reconcile(account, result, eks_for_region, records, pool)
-            creator_outcomes = self._retry_creator_removals(account, eks_for_region) + reconciled
-            memory = SweepMemory(self.clients.client("dynamodb"), self.settings.ledger_table, f"{account}/{','.join(self.settings.regions)}")
+            creator_outcomes = [*done_before, *reconciled]
+            memory = SweepMemory(self.clients.client("dynamodb"), self.settings.ledger_table, memory_scope)
             seen_before = memory.previous()
             outcomes = [
                 acted.get(id(f)) or Outcome(f, "alerted", DRIFT_DETAIL)
@@ -124,7 +157,7 @@ class SweepApp:
             self.reporter.count("SweepErrors")
         summary = {
             "account": account,
-            "regions": list(self.settings.regions),
+            "regions": sorted({ref.region for ref in refs}) if self.settings.sweep_queue_url else list(self.settings.regions),
             "clusters": len(result.clusters),
             "entries": sum(len(c.entries) for c in result.clusters),
             "findings": len(result.findings),
@@ -137,6 +170,23 @@ class SweepApp:
         }
         log.info("sweep done", extra={"summary": summary})
         return summary
+
+    def forget_gone_clusters(self, account: str, refs: list[ClusterRef], errors: list[str]) -> list[str]:
+        """Fan-out runs remember each cluster apart: a cluster no longer listed (in a region that
+        was listed) has its findings resolved and its memory dropped. Returns failed channels."""
+        ddb, table = self.clients.client("dynamodb"), self.settings.ledger_table
+        listed = {(ref.region, ref.name) for ref in refs}
+        unlisted_regions = {e.split(":", 1)[0] for e in errors}
+        failed: list[str] = []
+        for scope in SweepMemory.scopes(ddb, table, account):
+            parts = scope.split("/")
+            if len(parts) != 3 or parts[1] not in self.settings.regions or parts[1] in unlisted_regions or (parts[1], parts[2]) in listed:
+                continue
+            memory = SweepMemory(ddb, table, scope)
+            gone = [(parts[1], *fields) for fields in _fields(memory.previous())]
+            failed += self.reporter.resolve(account, sorted(set(gone), key=lambda g: tuple(x or "" for x in g)))
+            memory.forget()
+        return failed
 
     def _act(self, stale, eks_for_region) -> Outcome:
         finding = stale.finding
@@ -224,6 +274,15 @@ class SweepApp:
                     continue
                 changed.append((cluster.region, entry))
         return self.ledger.put_many(account, changed, source="sweep", pool=pool), unchanged
+
+
+def _fields(fingerprints: set[str]) -> list[tuple[str, str | None, str | None]]:
+    """(rule, cluster, principal) of remembered fingerprints."""
+    fields = []
+    for print_ in fingerprints:
+        rule, _region, cluster, principal, _policy = (print_.split("|") + ["", "", "", "", ""])[:5]
+        fields.append((rule, cluster or None, principal or None))
+    return fields
 
 
 def _account_of(lambda_context: Any) -> str | None:
