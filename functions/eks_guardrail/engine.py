@@ -173,7 +173,7 @@ def exemption_for(change: Change, org: OrgRules, state: ObservedState | None = N
     allowed principal (`exemptions.tag.set_by`) set it: at creation the event says who did;
     on existing entries and clusters the caller passes in only the tags it knows were set so.
     """
-    state = state or ObservedState()
+    state = state or _NO_STATE
     principal = getattr(change, "principal_arn", None)
     if isinstance(change, ClusterCreated):
         principal = change.meta.actor.principal_arn  # the creator, whose admin entry is at stake

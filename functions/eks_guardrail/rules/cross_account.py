@@ -29,8 +29,7 @@ def check(change: AccessEntryCreated, settings: CrossAccountSettings, org) -> It
     principal = parse_principal_arn(change.principal_arn)
     if principal is None or not change.meta.account:
         return  # a partial record without its account cannot be judged
-    trusted = {change.meta.account, *org.trusted_accounts}
-    if principal.account not in trusted:
+    if principal.account != change.meta.account and principal.account not in org.trusted_accounts:
         yield Violation(
             f"{who(change)} granted {change.principal_arn} from account {principal.account} access to cluster "
             f"{change.cluster} in account {change.meta.account}; that account is not in trusted_accounts"
