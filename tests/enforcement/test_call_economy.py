@@ -169,8 +169,8 @@ def test_no_call_is_repeated_within_one_event(world, scenario, tagged):
     per_event, results, _, _, _ = _run(world, rules, setup, change)
     statuses = {o["status"] for r in results for o in r.get("outcomes", [])}
     assert expected <= statuses, (name, results)
-    for calls in per_event:
-        assert calls, "the handler made no call at all (not measured)"
+    for calls, result in zip(per_event, results):
+        assert calls or result["status"] == "skipped", "the handler made no call at all (not measured)"
         assert repeats(calls) == {}, (name, [op for op, _ in calls])
 
 
@@ -220,3 +220,19 @@ def test_the_iam_principal_handler_repeats_no_call(world, action, policy):
     assert [o["status"] for o in result["outcomes"]] == ["alerted" if action == "alert" else "rolled-back"]
     calls = log.take()
     assert repeats(calls) == {}, [op for op, _ in calls]
+
+
+def test_the_guardrails_own_change_makes_no_call_at_all(world):
+    """Its own rollbacks come back as events: skipped before idempotency, no AWS call."""
+    log = CallLog()
+    world.guardrail.events.register("before-call", log)
+    app = world.app(enforce_rules())
+    world.deliver(app)
+    world.eks("guardrail").create_access_entry(clusterName="prod", principalArn=developer(world))
+    (event,) = world.pending_events()
+    log.take()
+
+    result = app.handle(event, FakeLambdaContext())
+
+    assert result["status"] == "skipped" and "guardrail itself" in result["reason"]
+    assert log.take() == []

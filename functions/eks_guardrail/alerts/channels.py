@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -40,6 +39,8 @@ class SnsChannel:
 
 
 def post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
+    import urllib.request  # only Slack posts: not on every cold start
+
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https webhook from config
         response.read()

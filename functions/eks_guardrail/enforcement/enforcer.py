@@ -105,11 +105,17 @@ class Enforcer:
         """Judge and reconcile one change; each AWS read is made once for it (`read_once.py`)."""
         return replace(self, ledger=ReadOnceLedger(self.ledger))._handle(change)
 
-    def _handle(self, change: Change) -> Report:
-        report = Report(change)
+    def skip_reason(self, change: Change) -> str | None:
+        """Why the change is not judged at all (the guardrail's own: no loops), or None."""
         actor = change.meta.actor.principal_arn
         if actor and matches_any(self.own_principals, actor):
-            report.skipped_reason = f"made by the guardrail itself ({actor})"
+            return f"made by the guardrail itself ({actor})"
+        return None
+
+    def _handle(self, change: Change) -> Report:
+        report = Report(change)
+        report.skipped_reason = self.skip_reason(change)
+        if report.skipped_reason:
             return report
         eks: Any = ReadOnceEks(self.eks_for_region(change.meta.region))
         try:

@@ -46,7 +46,7 @@ class AccessEntryApp:
             principal_trust=lambda account, arn: IamPrincipals(clients.client("iam"), account).trusted_services(arn),
         )
         self.reporter = Reporter(settings, clients, metrics=metrics, slack_post=slack_post)
-        self._handle_once = self._idempotent(clients) if settings.idempotency_table else self._handle
+        self._handle_once: Callable[..., dict[str, Any]] | None = None  # built on the first event to act on
 
     def handle(self, event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
         """Handle one EventBridge event; raises when a rollback failed (Lambda retries it)."""
@@ -61,6 +61,14 @@ class AccessEntryApp:
         if isinstance(outcome, Skipped):
             log.info("skipped %s %s: %s", outcome.event_name, outcome.event_id, outcome.reason)
             return {"event_id": outcome.event_id, "status": "skipped", "reason": outcome.reason}
+        own = self.enforcer.skip_reason(outcome)
+        if own:  # before idempotency: the guardrail's own changes cost no AWS call at all
+            log.info("skipped %s %s: %s", outcome.meta.event_name, outcome.meta.event_id, own)
+            return {"event_id": outcome.meta.event_id, "status": "skipped", "reason": own}
+        if self._handle_once is None:
+            # Powertools idempotency (and the boto3 it imports) only once an event needs it:
+            # malformed, unwatched and the guardrail's own events never do.
+            self._handle_once = self._idempotent(self.clients) if self.settings.idempotency_table else self._handle
         if lambda_context is not None and hasattr(self, "_idempotency_config"):
             self._idempotency_config.register_lambda_context(lambda_context)
         return self._handle_once(event=event)

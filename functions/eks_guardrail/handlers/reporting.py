@@ -9,7 +9,6 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from ..alerts.channels import Channel, Dispatcher, SlackChannel, SnsChannel, post_json
 from ..alerts.render import render
-from ..alerts.security_hub import SecurityHubSink, asff_finding, resolved_finding
 from ..clients import ClientFactory
 from ..enforcement.enforcer import Outcome
 from .settings import HandlerSettings
@@ -44,11 +43,13 @@ class Reporter:
         if settings.slack_secret_name:
             channels.append(SlackChannel(read_secret=_secret_reader(clients, settings.slack_secret_name), post=slack_post))
         self.dispatcher = Dispatcher(channels, on_failure=lambda channel, error: self.count("AlertFailures", channel=channel))
-        self.security_hub = (
-            SecurityHubSink(lambda region: clients.client("securityhub", region), on_failure=lambda n: self.count("AlertFailures", channel="security-hub"))
-            if settings.org.security_hub
-            else None
-        )
+        self.security_hub = None
+        if settings.org.security_hub:  # imported only when configured
+            from ..alerts.security_hub import SecurityHubSink
+
+            self.security_hub = SecurityHubSink(
+                lambda region: clients.client("securityhub", region), on_failure=lambda n: self.count("AlertFailures", channel="security-hub")
+            )
 
     def report(self, outcomes: Iterable[Outcome]) -> list[str]:
         """Alert every outcome; return the names of channels that failed."""
@@ -61,8 +62,10 @@ class Reporter:
                 self.count(metric, rule=outcome.finding.rule)
             failed += self.dispatcher.send(render(outcome))
             if self.security_hub is not None:
+                from ..alerts.security_hub import asff_finding
+
                 documents.append(asff_finding(outcome))
-        if documents and self.security_hub.send(documents):
+        if documents and self.security_hub is not None and self.security_hub.send(documents):
             failed.append("security-hub")
         return failed
 
@@ -70,6 +73,8 @@ class Reporter:
         """Security Hub: resolve the findings (region, rule, cluster, principal) the sweep no longer sees."""
         if self.security_hub is None:
             return []
+        from ..alerts.security_hub import resolved_finding
+
         documents = [resolved_finding(account, region, cluster, principal, rule) for region, rule, cluster, principal in gone]
         return ["security-hub"] if documents and self.security_hub.send(documents) else []
 
