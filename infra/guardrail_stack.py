@@ -3,8 +3,10 @@
 Every region: the access-entry function behind an EventBridge rule (`eks_access_pattern()`),
 the alert topic, the idempotency table, dead-letter queues and alarms. The home region also
 holds the IAM-principal function behind a rule receiving IAM events (forwarded from
-us-east-1 unless home is us-east-1), the sweep on its schedule, the ledger global table
-(replicated to every other region) and, if asked, the CloudTrail trail.
+us-east-1 unless home is us-east-1), the sweep (fanned out: the scheduled function lists the
+clusters of every region and sends one message per cluster to the sweep queue, a worker
+function sweeps one cluster per message), the ledger global table (replicated to every other
+region) and, if asked, the CloudTrail trail.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from eks_guardrail.config import Deployment, OrgRules
@@ -26,8 +29,8 @@ from eks_guardrail.patterns import eks_access_pattern, iam_principal_pattern
 
 from . import naming
 from .constructs.alerting import AlertTopic, grant_central_publish
-from .constructs.guardrail_function import GuardrailFunction, function_code
-from .constructs.queues import dead_letter_queue
+from .constructs.guardrail_function import SPECS, GuardrailFunction, function_code
+from .constructs.queues import dead_letter_queue, work_queue
 from .constructs.storage import grant_idempotency, grant_ledger, idempotency_table, ledger_global_table
 from .constructs.trail import GuardrailTrail
 from .lambda_layer import build_dependencies_layer, staging_directory
@@ -42,6 +45,14 @@ CONFIG_FILE_IN_LAYER = "/opt/eks-guardrail/config.json"
 #: EventBridge -> Lambda delivery: retried by EventBridge, then the events dead-letter queue.
 TARGET_RETRY_ATTEMPTS = 8
 TARGET_MAX_EVENT_AGE = Duration.hours(2)
+
+#: The sweep's fan-out: a cluster's message is received this many times (the first try and two retries)
+#: before it goes to the sweep's dead-letter queue; the worker is told (`SWEEP_MAX_RECEIVES`).
+SWEEP_MAX_RECEIVES = 3
+#: Service (metrics dimension) -> what its `SweepErrors` count means.
+SWEEP_READ_ERRORS = {"sweep": "the sweep could not read a region or cluster", "sweep-worker": "the sweep worker could not read a cluster"}
+#: AWS's guidance for an SQS event source: the queue's visibility timeout is at least six times the function's timeout.
+SWEEP_VISIBILITY_TIMEOUT_FACTOR = 6
 
 
 def event_pattern(pattern: Mapping[str, Any]) -> events.EventPattern:
@@ -136,17 +147,8 @@ class GuardrailStack(Stack):
             )
             self.iam_rule.add_target(self._target(self.iam_principal))
 
-            env = common_env("sweep")
-            env["GUARDRAIL_REGIONS"] = ",".join(deployment.regions)
-            self.sweep = self._function("Sweep", "sweep", env, regions=deployment.regions)
-            self.sweep_rule = events.Rule(
-                self,
-                "SweepSchedule",
-                description="Scheduled sweep of every cluster's access entries",
-                schedule=events.Schedule.expression(deployment.sweep_schedule),
-            )
-            self.sweep_rule.add_target(self._target(self.sweep))
-            self.functions += [self.iam_principal, self.sweep]
+            self._sweep(deployment, common_env)
+            self.functions += [self.iam_principal, self.sweep, self.sweep_worker]
             if deployment.create_trail:
                 self.trail = GuardrailTrail(self, "Trail")
 
@@ -154,7 +156,65 @@ class GuardrailStack(Stack):
 
     # --- pieces -----------------------------------------------------------------------------------
 
-    def _function(self, construct_id: str, function: str, env: dict[str, str], *, regions) -> GuardrailFunction:
+    def _sweep(self, deployment: Deployment, common_env) -> None:
+        """The sweep, fanned out on SQS: the scheduled function (lister) sends one message per cluster, the worker sweeps it.
+
+        The event source mapping's maximum concurrency (`deployment.sweep_max_concurrency`) bounds how many
+        clusters are swept at once, so the account stays under EKS's API rate limits; a cluster that keeps
+        failing is received `SWEEP_MAX_RECEIVES` times, then waits in the dead-letter queue (alarmed).
+        """
+        worker_timeout = SPECS["sweep-worker"][2]
+        self.sweep_dlq = dead_letter_queue(
+            self,
+            "SweepDeadLetterQueue",
+            "the sweep queue (clusters whose sweep failed every time)",
+            queue_name=naming.SWEEP_DEAD_LETTER_QUEUE_NAME,
+        )
+        self.sweep_queue = work_queue(
+            self,
+            "SweepQueue",
+            queue_name=naming.SWEEP_QUEUE_NAME,
+            visibility_timeout=Duration.seconds(worker_timeout.to_seconds() * SWEEP_VISIBILITY_TIMEOUT_FACTOR),
+            dead_letter_queue=self.sweep_dlq,
+            max_receive_count=SWEEP_MAX_RECEIVES,
+        )
+
+        sweep_env = {**common_env("sweep"), "GUARDRAIL_REGIONS": ",".join(deployment.regions)}
+        self.sweep = self._function(
+            "Sweep", "sweep", {**sweep_env, "SWEEP_QUEUE_URL": self.sweep_queue.queue_url}, regions=deployment.regions
+        )
+        # SendMessageBatch is authorised as sqs:SendMessage.
+        self.sweep.role.add_to_principal_policy(
+            iam.PolicyStatement(sid="SweepQueueSend", actions=["sqs:SendMessage"], resources=[self.sweep_queue.queue_arn])
+        )
+        self.sweep_rule = events.Rule(
+            self,
+            "SweepSchedule",
+            description="Scheduled sweep of every cluster's access entries (one message per cluster to the sweep queue)",
+            schedule=events.Schedule.expression(deployment.sweep_schedule),
+        )
+        self.sweep_rule.add_target(self._target(self.sweep))
+
+        worker_env = {
+            **sweep_env,
+            "POWERTOOLS_SERVICE_NAME": "sweep-worker",
+            "SWEEP_MAX_RECEIVES": str(SWEEP_MAX_RECEIVES),
+            "SWEEP_WORKER_THREADS": str(deployment.sweep_worker_threads),
+        }
+        self.sweep_worker = self._function("SweepWorker", "sweep-worker", worker_env, regions=deployment.regions, asynchronous=False)
+        # Lambda polls the queue with the worker's role (receive, delete, change visibility: CDK's grant).
+        self.sweep_worker.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.sweep_queue,
+                batch_size=1,
+                report_batch_item_failures=True,
+                max_concurrency=deployment.sweep_max_concurrency,
+            )
+        )
+
+    def _function(
+        self, construct_id: str, function: str, env: dict[str, str], *, regions, asynchronous: bool = True
+    ) -> GuardrailFunction:
         with_config = {**env, "GUARDRAIL_CONFIG": self.config_json}
         layers: list[lambda_.ILayerVersion] = [self.dependencies_layer]
         if environment_size(with_config) <= LAMBDA_ENV_BUDGET:
@@ -172,6 +232,7 @@ class GuardrailStack(Stack):
             failure_queue=self.failure_queue,
             regions=regions,
             tracing=self.deployment.tracing,
+            asynchronous=asynchronous,
         )
         grant_ledger(self, fn.role)
         if self.central_topic_arn:
@@ -260,6 +321,13 @@ class GuardrailStack(Stack):
                 queue.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum"),
                 f"eks-guardrail: events wait in {queue_id} ({self.region}); see the README on replaying them",
             )
+        if self.is_home:
+            alarm(
+                "SweepDeadLetterQueueNotEmpty",
+                self.sweep_dlq.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum"),
+                f"eks-guardrail: clusters the sweep could not sweep after {SWEEP_MAX_RECEIVES} tries wait in "
+                f"{naming.SWEEP_DEAD_LETTER_QUEUE_NAME} ({self.region}); see the README on the sweep's dead-letter queue",
+            )
         for fn in self.functions:
             name = fn.function_id
             prefix = "".join(part.title() for part in name.split("-"))
@@ -270,8 +338,8 @@ class GuardrailStack(Stack):
                 ("RejectedEvents", "a malformed event was rejected"),
             ):
                 alarm(f"{prefix}{metric_name}", self._metric(metric_name, name, period), f"eks-guardrail {name}: {what}")
-            if name == "sweep":
-                alarm("SweepReadErrors", self._metric("SweepErrors", name, period), "eks-guardrail: the sweep could not read a region or cluster")
+            if name in SWEEP_READ_ERRORS:
+                alarm(f"{prefix}ReadErrors", self._metric("SweepErrors", name, period), f"eks-guardrail: {SWEEP_READ_ERRORS[name]}")
 
     @staticmethod
     def _metric(metric_name: str, service: str, period: Duration) -> cloudwatch.Metric:

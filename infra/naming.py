@@ -19,6 +19,10 @@ METRICS_NAMESPACE = "EksGuardrail"
 #: region), so the sweep's records reach every region's access-entry function.
 LEDGER_TABLE_NAME = "eks-guardrail-ledger"
 
+#: The sweep's fan-out (home region): one message per cluster, and the clusters that kept failing.
+SWEEP_QUEUE_NAME = "eks-guardrail-sweep"
+SWEEP_DEAD_LETTER_QUEUE_NAME = "eks-guardrail-sweep-dlq"
+
 
 def guardrail_stack_name(account: str, region: str) -> str:
     return f"EksGuardrail-{account}-{region}"
@@ -37,10 +41,14 @@ def role_arn(account: str, function: str, region: str) -> str:
     return f"arn:aws:iam::{account}:role/{role_name(function, region)}"
 
 
+#: The functions of the home region only (the access-entry function runs in every region).
+HOME_FUNCTIONS = ("iam-principal", "sweep", "sweep-worker")
+
+
 def own_role_arns(account: str, regions: Iterable[str], home: str) -> list[str]:
-    """Every execution role of the guardrail in one account: access-entry per region, IAM-principal and sweep at home."""
+    """Every execution role of the guardrail in one account: access-entry per region, IAM-principal, sweep and sweep worker at home."""
     arns = [role_arn(account, "access-entry", region) for region in regions]
-    arns += [role_arn(account, "iam-principal", home), role_arn(account, "sweep", home)]
+    arns += [role_arn(account, function, home) for function in HOME_FUNCTIONS]
     return arns
 
 

@@ -26,12 +26,26 @@ CODE_EXCLUDES = [
     "eks_guardrail/local", "eks_guardrail/demo", "eks_guardrail/migration", "eks_guardrail/scp", "eks_guardrail/iac",
 ]
 
+#: The sweep's memory (MB), the sweep worker's as well.
+SWEEP_MEMORY = 512
+
 #: Function id -> (handler module, memory MB, timeout).
 SPECS: dict[str, tuple[str, int, Duration]] = {
     "access-entry": ("eks_guardrail.handlers.access_entry.handler", 256, Duration.seconds(60)),
     "iam-principal": ("eks_guardrail.handlers.iam_principal.handler", 256, Duration.minutes(5)),
-    "sweep": ("eks_guardrail.handlers.sweep.handler", 512, Duration.minutes(15)),
+    # The scheduled run: lists the clusters of every region and sends one message per cluster to the sweep queue.
+    "sweep": ("eks_guardrail.handlers.sweep.handler", SWEEP_MEMORY, Duration.minutes(15)),
+    # One cluster per message of the sweep queue (SQS event source).
+    "sweep-worker": ("eks_guardrail.handlers.sweep_worker.handler", SWEEP_MEMORY, Duration.minutes(10)),
 }
+
+#: Function id -> the function whose declared permissions (`eks_guardrail.permissions`) it is granted, when not its own:
+#: the sweep worker sweeps a cluster as the sweep did (reads, reconciling writes, IAM reads).
+PERMISSIONS_OF = {"sweep-worker": "sweep"}
+
+
+def permissions_of(function: str) -> str:
+    return PERMISSIONS_OF.get(function, function)
 
 #: EKS actions without resource-level permissions (the only ones granted on `*`).
 EKS_ACCOUNT_LEVEL = frozenset({"eks:ListClusters"})
@@ -54,7 +68,7 @@ def eks_resources(account: str, regions: Sequence[str]) -> list[str]:
 
 def eks_statements(function: str, account: str, regions: Sequence[str]) -> list[iam.PolicyStatement]:
     """Exactly the EKS actions the function's code declares (`permissions.py`), on the account's ARNs."""
-    declared = eks_permissions(function)
+    declared = eks_permissions(permissions_of(function))
     resources = eks_resources(account, regions)
     statements = []
     scoped_reads = sorted(declared["read"] - EKS_ACCOUNT_LEVEL)
@@ -75,7 +89,7 @@ def eks_statements(function: str, account: str, regions: Sequence[str]) -> list[
 
 
 def iam_statements(function: str, account: str) -> list[iam.PolicyStatement]:
-    actions = iam_permissions(function)
+    actions = iam_permissions(permissions_of(function))
     resource_of = {"iam:GetRole": f"arn:aws:iam::{account}:role/*", "iam:GetUser": f"arn:aws:iam::{account}:user/*"}
     if not actions:
         return []
@@ -108,7 +122,11 @@ def iam5_findings(function: str, account: str, regions: Sequence[str]) -> list[s
 
 
 class GuardrailFunction(Construct):
-    """A handler of `SPECS`, with exactly the permissions its code declares."""
+    """A handler of `SPECS`, with exactly the permissions its code declares.
+
+    `asynchronous`: invoked asynchronously (EventBridge): Lambda retries twice, then the event goes to
+    `failure_queue`. False for a function polled from a queue (its queue has its own dead-letter queue).
+    """
 
     def __init__(
         self,
@@ -122,6 +140,7 @@ class GuardrailFunction(Construct):
         failure_queue: sqs.IQueue,
         regions: Sequence[str],
         tracing: bool = False,
+        asynchronous: bool = True,
     ):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -139,6 +158,11 @@ class GuardrailFunction(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
         )
+        invocation = (
+            dict(retry_attempts=2, max_event_age=Duration.hours(6), on_failure=destinations.SqsDestination(failure_queue))
+            if asynchronous
+            else {}
+        )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -153,9 +177,7 @@ class GuardrailFunction(Construct):
             role=self.role,
             log_group=self.log_group,
             environment=dict(environment),
-            retry_attempts=2,
-            max_event_age=Duration.hours(6),
-            on_failure=destinations.SqsDestination(failure_queue),
+            **invocation,
             tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
         )
         self.log_group.grant_write(self.role)

@@ -14,7 +14,11 @@ from .. import naming
 
 #: What the code calls (`adapters/ledger.py`, `handlers/sweep_app.py`; Powertools idempotency).
 #: Query: the sweep reads every ledger record of a cluster (protected entries that vanished unseen).
-LEDGER_ACTIONS = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+#: UpdateItem: the fanned-out sweep's run record is counted by its workers (one atomic update per cluster).
+LEDGER_ACTIONS = [
+    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+    "dynamodb:Query", "dynamodb:UpdateItem",
+]
 IDEMPOTENCY_ACTIONS = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 
 

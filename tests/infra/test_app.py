@@ -57,7 +57,7 @@ def test_without_deployment_part_one_stack_goes_to_the_current_credentials_and_t
     }
     template = json.loads((tmp_path / "cdk.out" / "EksGuardrail-444455556666-eu-west-2.template.json").read_text())
     handlers = {r["Properties"]["Handler"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"}
-    assert handlers == {f"eks_guardrail.handlers.{h}.handler" for h in ("access_entry", "iam_principal", "sweep")}  # home region
+    assert handlers == {f"eks_guardrail.handlers.{h}.handler" for h in ("access_entry", "iam_principal", "sweep", "sweep_worker")}  # home region
     env = next(r["Properties"]["Environment"]["Variables"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
     assert "arn:aws:iam::444455556666:role/eks-guardrail-access-entry-eu-west-2" in env["GUARDRAIL_ROLE_ARNS"]
 

@@ -72,7 +72,8 @@ def test_security_hub_on_grants_exactly_batch_import_on_the_default_product(synt
     from conftest import ACCOUNT, HOME, HOME_STACK, OTHER, OTHER_STACK
 
     checked = []
-    for stack, regions_by_function in ((HOME_STACK, {"AccessEntry": [HOME], "IamPrincipal": [HOME, OTHER], "Sweep": [HOME, OTHER]}), (OTHER_STACK, {"AccessEntry": [OTHER]})):
+    home_functions = {"AccessEntry": [HOME], "IamPrincipal": [HOME, OTHER], "SweepWorker": [HOME, OTHER], "Sweep": [HOME, OTHER]}  # SweepWorker before Sweep: prefixes
+    for stack, regions_by_function in ((HOME_STACK, home_functions), (OTHER_STACK, {"AccessEntry": [OTHER]})):
         for logical_id, policy in synth.resources(stack, "AWS::IAM::Policy").items():
             function = next((f for f in regions_by_function if logical_id.startswith(f)), None)
             if function is None:
@@ -84,7 +85,7 @@ def test_security_hub_on_grants_exactly_batch_import_on_the_default_product(synt
                 "Resource": [f"arn:aws:securityhub:{r}:{ACCOUNT}:product/{ACCOUNT}/default" for r in regions_by_function[function]]
                 if len(regions_by_function[function]) > 1 else f"arn:aws:securityhub:{regions_by_function[function][0]}:{ACCOUNT}:product/{ACCOUNT}/default",
             }], (stack, logical_id)
-    assert len(checked) == 4, checked
+    assert len(checked) == 5, checked
 
 
 def test_security_hub_off_grants_nothing(default_synth):

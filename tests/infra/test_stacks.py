@@ -108,6 +108,7 @@ def test_no_forwarder_when_home_is_us_east_1_and_stacks_per_account(tmp_path):
 HANDLERS = {
     "AccessEntry": "eks_guardrail.handlers.access_entry.handler",
     "IamPrincipal": "eks_guardrail.handlers.iam_principal.handler",
+    "SweepWorker": "eks_guardrail.handlers.sweep_worker.handler",  # before "Sweep": logical ids are matched by prefix
     "Sweep": "eks_guardrail.handlers.sweep.handler",
 }
 
@@ -126,6 +127,7 @@ def test_functions_runtime_architecture_layer_and_handler(synth):
         assert props["Layers"][0] == {"Ref": _logical_id(synth, HOME_STACK, "AWS::Lambda::LayerVersion", "Dependencies")}
         assert 128 <= props["MemorySize"] <= 1024 and 30 <= props["Timeout"] <= 900
     assert functions["AccessEntry"]["Timeout"] <= 120 and functions["Sweep"]["Timeout"] == 900
+    assert functions["SweepWorker"]["Timeout"] == 600 and functions["SweepWorker"]["MemorySize"] == functions["Sweep"]["MemorySize"]
     (other,) = _functions(synth, OTHER_STACK).values()
     assert other["Layers"] == [{"Ref": _logical_id(synth, OTHER_STACK, "AWS::Lambda::LayerVersion", "Dependencies")}]
 
@@ -154,13 +156,13 @@ def test_function_environment_carries_the_validated_config(synth, org):
         assert "Ref" in env["ALERT_TOPIC_ARN"]
     assert functions["AccessEntry"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "access-entry"
     assert "IDEMPOTENCY_TABLE" in functions["AccessEntry"]["Environment"]["Variables"]
-    for name in ("IamPrincipal", "Sweep"):
+    for name in ("IamPrincipal", "Sweep", "SweepWorker"):
         assert functions[name]["Environment"]["Variables"]["GUARDRAIL_REGIONS"] == "eu-west-1,eu-central-1"
 
 
 def test_role_names_match_the_arns_the_functions_skip(synth, org):
     names = {r["Properties"].get("RoleName") for r in synth.resources(HOME_STACK, "AWS::IAM::Role").values()}
-    for fn in ("access-entry", "iam-principal", "sweep"):
+    for fn in ("access-entry", "iam-principal", "sweep", "sweep-worker"):
         assert naming.role_name(fn, HOME) in names
     other = {r["Properties"].get("RoleName") for r in synth.resources(OTHER_STACK, "AWS::IAM::Role").values()}
     assert naming.role_name("access-entry", OTHER) in other
@@ -169,7 +171,10 @@ def test_role_names_match_the_arns_the_functions_skip(synth, org):
 @pytest.mark.parametrize("stack", GUARDRAIL_STACKS)
 def test_async_invocation_retries_then_failure_queue(synth, stack):
     configs = synth.resources(stack, "AWS::Lambda::EventInvokeConfig")
-    assert len(configs) == len(synth.resources(stack, "AWS::Lambda::Function"))
+    # every function but the sweep worker, which polls the sweep queue (that queue has its own dead-letter queue)
+    asynchronous = [k for k in synth.resources(stack, "AWS::Lambda::Function") if not k.startswith("SweepWorker")]
+    assert len(configs) == len(asynchronous)
+    assert {c["Properties"]["FunctionName"]["Ref"] for c in configs.values()} == set(asynchronous)
     for config in configs.values():
         props = config["Properties"]
         assert props["MaximumRetryAttempts"] == 2
@@ -270,9 +275,9 @@ def test_alarms_publish_to_the_topic(synth):
 def test_alarm_coverage_in_the_home_stack(synth):
     alarms = _alarms(synth, HOME_STACK)
     errors = [a for a in alarms if a["Properties"].get("MetricName") == "Errors"]
-    assert len(errors) == 3
+    assert len(errors) == 4
     queues = [a for a in alarms if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"]
-    assert len(queues) == 2
+    assert len(queues) == 3  # the events and failed-invocations dead-letter queues, the sweep's dead-letter queue
     for alarm in queues:
         assert alarm["Properties"]["Threshold"] == 1
         assert alarm["Properties"]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
@@ -281,10 +286,10 @@ def test_alarm_coverage_in_the_home_stack(synth):
         for a in alarms
         if a["Properties"].get("Namespace") == "EksGuardrail"
     }
-    for service in ("access-entry", "iam-principal", "sweep"):
+    for service in ("access-entry", "iam-principal", "sweep", "sweep-worker"):
         assert ("RollbackFailures", service) in custom and ("RefusedRollbacks", service) in custom
         assert ("RejectedEvents", service) in custom
-    assert ("SweepErrors", "sweep") in custom
+    assert ("SweepErrors", "sweep") in custom and ("SweepErrors", "sweep-worker") in custom
     for alarm in alarms:
         if alarm["Properties"].get("Namespace") == "EksGuardrail":
             assert alarm["Properties"]["Dimensions"][0]["Name"] == "service"

@@ -185,7 +185,7 @@ def test_member_roles_and_their_arns_come_from_pseudo_parameters(synth):
     for function in synth.resources(template, "AWS::Lambda::Function").values():
         own_roles = function["Properties"]["Environment"]["Variables"]["GUARDRAIL_ROLE_ARNS"]
         parts = own_roles["Fn::Join"][1]
-        assert parts.count(ACCOUNT_ID) == len(OTHERS) + 3  # access-entry per region, iam-principal, sweep
+        assert parts.count(ACCOUNT_ID) == len(OTHERS) + 4  # access-entry per region, iam-principal, sweep, sweep-worker
         assert all(isinstance(p, str) or p == ACCOUNT_ID for p in parts)
 
 
@@ -199,7 +199,7 @@ def test_the_home_member_holds_the_ledger_replicated_to_the_other_regions(synth)
         assert {k: v for k, v in replica.items() if k != "Region"} == {k: v for k, v in replicas[0].items() if k != "Region"}
         assert replica["DeletionProtectionEnabled"] is True
     functions = synth.resources(home, "AWS::Lambda::Function")
-    assert {k.split("Function")[0] for k in functions} == {"AccessEntry", "IamPrincipal", "Sweep"}
+    assert {k.split("Function")[0] for k in functions} == {"AccessEntry", "IamPrincipal", "Sweep", "SweepWorker"}
     patterns = [r["Properties"].get("EventPattern") for r in synth.resources(home, "AWS::Events::Rule").values()]
     assert eks_access_pattern() in patterns and iam_principal_pattern() in patterns
 
