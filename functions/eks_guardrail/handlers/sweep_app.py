@@ -41,6 +41,12 @@ def fingerprint(finding: Finding) -> str:
     return "|".join((finding.rule, finding.region, finding.cluster or "", finding.principal_arn or "", finding.policy_arn or ""))
 
 
+def parse_fingerprint(print_: str) -> tuple[str, str, str, str]:
+    """(rule, region, cluster, principal) of a `fingerprint` ("" where it had none)."""
+    rule, region, cluster, principal, _policy = (print_.split("|") + ["", "", "", "", ""])[:5]
+    return rule, region, cluster, principal
+
+
 def gone_findings(seen_before: set[str], result: SweepResult) -> list[tuple[str, str, str | None, str | None]]:
     """(region, rule, cluster, principal) of what the previous sweep reported and this one no longer sees.
 
@@ -51,8 +57,7 @@ def gone_findings(seen_before: set[str], result: SweepResult) -> list[tuple[str,
     unreadable = {(c.region, c.name) for c in result.clusters if c.error is not None and c.error != "the cluster no longer exists"}
     unlisted_regions = {e.split(":", 1)[0] for e in result.errors if ": cannot list clusters:" in e}
     gone = set()
-    for print_ in seen_before:
-        rule, region, cluster, principal, _policy = (print_.split("|") + ["", "", "", "", ""])[:5]
+    for rule, region, cluster, principal in map(parse_fingerprint, seen_before):
         looked = (region, cluster) in read or ((region, cluster) not in unreadable and region not in unlisted_regions)
         if looked and (region, rule, cluster, principal) not in still:
             gone.add((region, rule, cluster or None, principal or None))
@@ -183,7 +188,7 @@ class SweepApp:
             if len(parts) != 3 or parts[1] not in self.settings.regions or parts[1] in unlisted_regions or (parts[1], parts[2]) in listed:
                 continue
             memory = SweepMemory(ddb, table, scope)
-            gone = [(parts[1], *fields) for fields in _fields(memory.previous())]
+            gone = [(region, rule, cluster or None, principal or None) for rule, region, cluster, principal in map(parse_fingerprint, memory.previous())]
             failed += self.reporter.resolve(account, sorted(set(gone), key=lambda g: tuple(x or "" for x in g)))
             memory.forget()
         return failed
@@ -274,15 +279,6 @@ class SweepApp:
                     continue
                 changed.append((cluster.region, entry))
         return self.ledger.put_many(account, changed, source="sweep", pool=pool), unchanged
-
-
-def _fields(fingerprints: set[str]) -> list[tuple[str, str | None, str | None]]:
-    """(rule, cluster, principal) of remembered fingerprints."""
-    fields = []
-    for print_ in fingerprints:
-        rule, _region, cluster, principal, _policy = (print_.split("|") + ["", "", "", "", ""])[:5]
-        fields.append((rule, cluster or None, principal or None))
-    return fields
 
 
 def _account_of(lambda_context: Any) -> str | None:
