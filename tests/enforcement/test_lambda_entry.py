@@ -65,3 +65,35 @@ def test_missing_environment_fails_the_event_with_the_variable_named(world, monk
     monkeypatch.setattr(access_entry.app, "_app", None)
     with pytest.raises(SettingsError, match="LEDGER_TABLE"):
         access_entry.handler({"detail": {}}, FakeLambdaContext())
+
+
+def test_the_sweep_fans_out_and_the_worker_sweeps_from_the_environment(environment, monkeypatch):
+    from eks_guardrail.handlers import sweep_worker
+
+    world = environment
+    sqs = world.platform.client("sqs")
+    queue = sqs.create_queue(QueueName="eks-guardrail-sweep")["QueueUrl"]
+    monkeypatch.setenv("SWEEP_QUEUE_URL", queue)
+    monkeypatch.setenv("SWEEP_MAX_RECEIVES", "3")
+    monkeypatch.setenv("SWEEP_WORKER_THREADS", "2")
+    monkeypatch.setattr(sweep_worker.app, "_app", None)
+
+    listed = sweep.handler({}, FakeLambdaContext())
+    (message,) = sqs.receive_message(QueueUrl=queue, AttributeNames=["All"])["Messages"]
+    record = {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+              "attributes": message["Attributes"], "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
+              "eventSource": "aws:sqs", "awsRegion": world.region}
+    answer = sweep_worker.handler({"Records": [record]}, FakeLambdaContext())
+
+    assert listed["sent"] == 1 and json.loads(message["Body"])["cluster"] == "prod"
+    assert answer == {"batchItemFailures": []}
+    assert sweep_worker.app.get().app.max_workers == 2
+
+
+def test_a_bad_worker_setting_is_named(environment, monkeypatch):
+    from eks_guardrail.handlers import sweep_worker
+
+    monkeypatch.setenv("SWEEP_WORKER_THREADS", "lots")
+    monkeypatch.setattr(sweep_worker.app, "_app", None)
+    with pytest.raises(SettingsError, match="SWEEP_WORKER_THREADS"):
+        sweep_worker.handler({"Records": []}, FakeLambdaContext())
