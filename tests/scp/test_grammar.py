@@ -94,5 +94,5 @@ def test_the_guardrails_role_names_are_infra_naming():
     sys.path.insert(0, str(ROOT))
     from infra import naming
 
-    for function in ("access-entry", "iam-principal", "sweep"):
+    for function in ("access-entry", "iam-principal", "sweep", "sweep-worker"):
         assert role_name(function, "eu-west-1") == naming.role_name(function, "eu-west-1")

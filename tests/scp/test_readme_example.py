@@ -31,8 +31,8 @@ rules:
 """
 
 EXAMPLE_OUTPUT = """\
-wrote scps/scp-1.json: 11 statement(s), 4,796 of 5,120 characters
-wrote scps/scp-2.json: 1 statement(s), 413 of 5,120 characters
+wrote scps/scp-1.json: 10 statement(s), 4,900 of 5,120 characters
+wrote scps/scp-2.json: 2 statement(s), 897 of 5,120 characters
 uses 2 of the 5 SCPs a target can have (FullAWSAccess counts among them where it is attached to the same target)
 statements for every rule not off: alert as well as rollback (an SCP prevents; the guardrail still judges)
 on, but nothing an SCP can say with these settings: exemption-tag, node-entry-principal, required-tags, stale-principal

@@ -226,6 +226,7 @@ def test_with_a_deployment_the_guardrails_roles_are_named_per_region():
         "arn:*:iam::*:role/eks-guardrail-access-entry-eu-central-1",
         "arn:*:iam::*:role/eks-guardrail-iam-principal-eu-central-1",
         "arn:*:iam::*:role/eks-guardrail-sweep-eu-central-1",
+        "arn:*:iam::*:role/eks-guardrail-sweep-worker-eu-central-1",
     ]
     scps = documents(org)
     user_entry = create_entry(f"arn:aws:iam::{ACCOUNT}:user/alice")

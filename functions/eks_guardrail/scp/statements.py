@@ -36,7 +36,7 @@ from ..rules import REGISTRY
 from .patterns import arn_pattern, like_literal, namespace_values
 
 #: The guardrail's functions, each with one role per region (`infra/naming.py` `role_name`).
-GUARDRAIL_FUNCTIONS = ("access-entry", "iam-principal", "sweep")
+GUARDRAIL_FUNCTIONS = ("access-entry", "iam-principal", "sweep", "sweep-worker")
 #: Every IAM user, in any partition and account.
 IAM_USERS = "arn:*:iam::*:user/*"
 ACCESS_POLICY_ARN = ACCESS_POLICY_ARN_PREFIX.replace("arn:aws:", "arn:*:", 1) + "{name}"
@@ -67,7 +67,7 @@ def guardrail_role_patterns(org: OrgRules) -> list[str]:
     if deployment is None:
         return [f"arn:*:iam::*:role/{role_name(function, '*')}" for function in GUARDRAIL_FUNCTIONS]
     names = [role_name("access-entry", region) for region in deployment.regions]
-    names += [role_name("iam-principal", deployment.home), role_name("sweep", deployment.home)]
+    names += [role_name(function, deployment.home) for function in ("iam-principal", "sweep", "sweep-worker")]
     return [f"arn:*:iam::*:role/{name}" for name in names]
 
 
