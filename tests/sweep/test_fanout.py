@@ -120,11 +120,16 @@ def test_a_failing_cluster_is_retried_then_counted_failed_and_dead_lettered(worl
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "denied"}}, "DescribeCluster")
 
     world.guardrail.events.register("before-call", deny_staging)
+    delays = []
+    world.guardrail.events.register(
+        "before-call.sqs.ChangeMessageVisibility", lambda params, **_: delays.append(json.loads(params["body"])["VisibilityTimeout"])
+    )
     failures = []
     for _ in range(4):  # the first pass sweeps dev and prod; staging fails on each of its 3 deliveries
         failures += [a["batchItemFailures"] for a in fanout.work() if a["batchItemFailures"]]
 
     assert len(failures) == 3
+    assert delays == [60, 120]  # retried in minutes, not after the queue's hour; the last delivery goes to the DLQ
     (summary,) = fanout.reported
     assert summary["swept"] == 2 and summary["failed"] == [f"{world.region}/staging"]
     dead = fanout.sqs.receive_message(QueueUrl=fanout.dlq, MaxNumberOfMessages=10)["Messages"]

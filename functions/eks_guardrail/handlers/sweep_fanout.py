@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: SendMessageBatch takes at most 10 messages.
 SEND_BATCH = 10
+#: A failed cluster's first retry after this many seconds, doubling per delivery (at most 15 minutes).
+RETRY_AFTER_S = 60
 
 
 class SweepRuns:
@@ -189,11 +191,32 @@ class SweepWorker:
                 completed = runs.failed(run, key)
                 if completed:
                     report_run(self.app, completed)
+            else:
+                self._retry_soon(record, receives)
             raise ClusterNotSwept(f"{key}: {'; '.join(summary['errors'])[:500]} (delivery {receives} of {self.app.settings.sweep_max_receives})")
         completed = runs.swept(run, key, summary["findings"])
         if completed:
             report_run(self.app, completed)
         return summary
+
+
+    def _retry_soon(self, record: dict[str, Any], receives: int) -> None:
+        """Deliver a failed cluster again in minutes (1, 2, 4, ...), not after the queue's
+        visibility timeout (six times the worker's timeout, an hour)."""
+        queue = self.app.settings.sweep_queue_url or _queue_url(record.get("eventSourceARN", ""))
+        if not queue or not record.get("receiptHandle"):
+            return
+        try:
+            self.app.clients.client("sqs").change_message_visibility(
+                QueueUrl=queue, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=min(RETRY_AFTER_S * 2 ** (receives - 1), 900)
+            )
+        except Exception as error:  # the queue's own visibility timeout still brings it back
+            log.warning("sweep: could not shorten the retry delay: %s", error)
+
+
+def _queue_url(arn: str) -> str | None:
+    parts = arn.split(":")
+    return f"https://sqs.{parts[3]}.amazonaws.com/{parts[4]}/{parts[5]}" if len(parts) == 6 else None
 
 
 def _message(record: dict[str, Any]) -> dict[str, str]:
