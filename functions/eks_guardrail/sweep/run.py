@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -26,20 +26,11 @@ class SweepResult:
     errors: list[str] = field(default_factory=list)
 
 
-def sweep_account(
-    *,
-    account: str,
-    regions: Iterable[str],
-    org: OrgRules,
-    eks_for_region: Callable[[str], EksAccessEntries],
-    principals: IamPrincipals,
-    max_workers: int = 8,
-    progress: Progress | None = None,
-) -> SweepResult:
+def sweep_account(*, regions: Iterable[str], eks_for_region: Callable[[str], EksAccessEntries], **options: Any) -> SweepResult:
+    """Every cluster of the regions (`sweep_clusters`' options: account, org, principals, ...);
+    a region that cannot be listed is an error line, the others are swept."""
     refs, errors = list_clusters(eks_for_region, regions)
-    result = sweep_clusters(
-        account=account, refs=refs, org=org, eks_for_region=eks_for_region, principals=principals, max_workers=max_workers, progress=progress
-    )
+    result = sweep_clusters(refs=refs, eks_for_region=eks_for_region, **options)
     result.errors[:0] = errors
     return result
 
