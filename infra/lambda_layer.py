@@ -32,6 +32,8 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from .bytecode import compile_for_runtime
+
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = ROOT / "pyproject.toml"
 
@@ -53,7 +55,8 @@ LAMBDA_MARKER_ENVIRONMENT = {
     "os_name": "posix",
 }
 
-#: Files never copied into the layer: bytecode (Lambda compiles its own) and extension modules built for this machine.
+#: Files never copied into the layer: this machine's bytecode (the runtime's is compiled at synthesis,
+#: `bytecode.py`) and extension modules built for this machine.
 EXCLUDED_SUFFIXES = (".pyc", ".so", ".pyd")
 
 
@@ -175,5 +178,6 @@ def build_dependencies_layer(pyproject: Path = PYPROJECT) -> DependenciesLayer:
             target = directory / "python" / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
+    compile_for_runtime(directory / "python")
     return DependenciesLayer(directory, tuple(distributions))
 

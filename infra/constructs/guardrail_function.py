@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import shutil
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -16,6 +18,8 @@ from constructs import Construct
 from eks_guardrail.permissions import eks_permissions, iam_permissions
 
 from .. import naming
+from ..bytecode import compile_for_runtime
+from ..lambda_layer import staging_directory
 from ..nag import acknowledge
 
 #: The Lambda code: `functions/` as is (stdlib, the runtime's boto3 and the dependencies layer's packages only).
@@ -55,7 +59,24 @@ ACCESS_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/*"
 
 
 def function_code() -> lambda_.Code:
-    return lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=CODE_EXCLUDES)
+    return lambda_.Code.from_asset(str(staged_code()))
+
+
+@functools.cache
+def staged_code() -> Path:
+    """`functions/` without what `CODE_EXCLUDES` names, compiled for the runtime (`infra/bytecode.py`)."""
+    directory = staging_directory("eks-guardrail-code-")
+    left_out = {FUNCTIONS_DIR / pattern for pattern in CODE_EXCLUDES if "*" not in pattern}
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return {
+            name for name in names
+            if name == "__pycache__" or name.endswith((".egg-info", ".pyc")) or Path(folder, name) in left_out
+        }
+
+    shutil.copytree(FUNCTIONS_DIR, directory, ignore=ignore, dirs_exist_ok=True)
+    compile_for_runtime(directory)
+    return directory
 
 
 def eks_resources(account: str, regions: Sequence[str]) -> list[str]:

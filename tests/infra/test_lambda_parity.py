@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.bytecode import runtime_interpreter
 from infra.lambda_layer import (
     EXCLUDED_SUFFIXES,
     PYPROJECT,
@@ -87,7 +88,9 @@ def test_every_function_gets_the_layer_and_it_holds_the_pinned_versions(synth):
     assert shipped_versions == {d.name: pins[d.name] for d in layer_distributions()}
     shipped = {p.name for p in layer.iterdir()}
     assert not shipped & {"boto3", "botocore", "jmespath", "dateutil", "s3transfer", "urllib3"}
-    assert not [p for p in layer.rglob("*") if p.name.endswith(EXCLUDED_SUFFIXES) or p.name == "__pycache__"]
+    # nothing of this machine: no extension module, no bytecode but the runtime's (compiled at synthesis)
+    foreign = [p for p in layer.rglob("*") if p.name.endswith(EXCLUDED_SUFFIXES) and not p.name.endswith(".cpython-313.pyc")]
+    assert not foreign, foreign[:5]
     for stack in synth.stacks:
         functions = synth.resources(stack, "AWS::Lambda::Function").values()
         if not functions:
@@ -184,3 +187,55 @@ def test_the_functions_import_with_only_the_asset_the_layer_and_the_runtime_sdk(
     outside = {top: where for top, where in origin.items() if where not in ("asset", "layer", "runtime", "builtin")}
     assert not outside, outside  # -I -S: nothing from site-packages can have been imported
     assert report["wrapt_extension"] is False  # the pure-Python wrapt the layer ships
+
+
+# --- bytecode for the runtime (infra/bytecode.py) -------------------------------------------
+
+def _pyc_flags(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[4:8], "little")
+
+
+@pytest.mark.skipif(runtime_interpreter() is None, reason="no python3.13 on this machine: the assets ship as source")
+def test_the_assets_carry_unchecked_hash_bytecode_of_the_runtime(synth):
+    code = _asset(synth, "eks_guardrail/handlers")
+    layer = _asset(synth, "python/aws_lambda_powertools") / "python"
+    for root in (code / "eks_guardrail", layer / "aws_lambda_powertools"):
+        sources = list(root.rglob("*.py"))
+        assert sources
+        for source in sources:
+            compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+            assert compiled.exists(), compiled
+            assert _pyc_flags(compiled) == 0b01, compiled  # hash-based, source not checked (PEP 552)
+    assert not list(code.rglob("*.cpython-311.pyc"))  # nothing of this machine's own Python
+
+
+@pytest.mark.skipif(runtime_interpreter() is None, reason="no python3.13 on this machine: the assets ship as source")
+def test_the_runtime_imports_the_functions_modules_without_compiling_them(synth):
+    """With /var/task read-only, as on Lambda: no module of the asset is compiled from source."""
+    code = _asset(synth, "eks_guardrail/handlers")
+    probe = (
+        "import sys, importlib._bootstrap_external as ext\n"
+        "compiled = []\n"
+        "real = ext.SourceLoader.source_to_code\n"
+        "ext.SourceLoader.source_to_code = lambda self, data, path, **kw: (compiled.append(path), real(self, data, path, **kw))[1]\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import eks_guardrail.engine, eks_guardrail.config, eks_guardrail.changes, eks_guardrail.rules\n"
+        "print([p for p in compiled if p.startswith(sys.argv[1])])\n"
+        "print(len([m for m in sys.modules if m.startswith('eks_guardrail')]))\n"
+    )
+    result = subprocess.run([runtime_interpreter(), "-I", "-S", "-B", "-c", probe, str(code)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    compiled, modules = result.stdout.strip().splitlines()
+    assert compiled == "[]" and int(modules) > 20
+
+
+def test_without_the_runtimes_python_the_assets_are_source_and_synthesis_says_so(tmp_path, capsys, monkeypatch):
+    from infra import bytecode
+
+    (tmp_path / "m.py").write_text("X = 1\n")
+    monkeypatch.setattr(bytecode, "runtime_interpreter", lambda: None)
+    bytecode._notice_once.cache_clear()
+
+    assert bytecode.compile_for_runtime(tmp_path) is False
+    assert not list(tmp_path.rglob("*.pyc"))
+    assert "no python3.13 found" in capsys.readouterr().err

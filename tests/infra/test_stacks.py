@@ -304,8 +304,10 @@ def test_alarm_coverage_in_other_regions(synth):
 def test_code_asset_is_functions_without_the_offline_packages(synth):
     (asset,) = {p.parent.parent for p in synth.outdir.glob("asset.*/eks_guardrail/handlers")}
     package = asset / "eks_guardrail"
-    for module in ("access_entry", "iam_principal", "sweep"):
+    for module in ("access_entry", "iam_principal", "sweep", "sweep_worker"):
         assert (package / "handlers" / f"{module}.py").is_file()
-    assert not (package / "local").exists() and not (package / "demo").exists()
-    assert not list(asset.rglob("__pycache__")) and not list(asset.glob("*.egg-info"))
+    for offline in ("local", "demo", "migration", "scp", "iac"):
+        assert not (package / offline).exists(), offline
+    # bytecode: the runtime's only (compiled at synthesis, infra/bytecode.py), never this machine's
+    assert not [p for p in asset.rglob("*.pyc") if not p.name.endswith(".cpython-313.pyc")] and not list(asset.glob("*.egg-info"))
     assert not [p for p in asset.iterdir() if p.name != "eks_guardrail"]
