@@ -25,7 +25,6 @@ Run alone: `python benchmarks/sweep_scale.py [--quick] [--sizes 10x200,50x200] [
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 import tempfile
@@ -50,12 +49,6 @@ EKS_OPERATIONS = {"ListClusters", "DescribeCluster", "ListAccessEntries", "Descr
 LIMIT_50 = 180.0
 
 
-def default_workers() -> int:
-    from eks_guardrail.handlers.sweep_app import SweepApp
-
-    return int(inspect.signature(SweepApp.__init__).parameters["max_workers"].default)
-
-
 def _say(message: str) -> None:
     print(f"\r\033[K{message}", end="", file=sys.stderr, flush=True)
 
@@ -70,12 +63,16 @@ def worker(clusters: int, entries: int, latency: float, workers: int | None, thr
     from eks_guardrail.local import access_entry_backends, mock_aws
     from world_helpers import enforce_rules, make_cluster
 
-    workers = workers or default_workers()
     label = f"sweep {clusters}x{entries}"
 
     def clients_on(session: Any) -> Any:
         make = getattr(sweep_app, "sweep_clients", None)
         return make(session) if make else ClientFactory(session, config=SWEEP_RETRIES)
+
+    def sweep(settings: Any, session: Any) -> Any:
+        """The app as the handler builds it; `max_workers` only when asked (else the app's own default)."""
+        extra = {"max_workers": workers} if workers else {}
+        return sweep_app.SweepApp(settings, clients_on(session), account=ACCOUNT, **extra)
 
     with mock_aws():
         started = time.perf_counter()
@@ -101,7 +98,7 @@ def worker(clusters: int, entries: int, latency: float, workers: int | None, thr
 
         _say(f"{label}: warm-up sweep (no latency)")
         started = time.perf_counter()
-        warm = sweep_app.SweepApp(settings, clients_on(world.guardrail), account=ACCOUNT, max_workers=workers).handle()
+        warm = sweep(settings, world.guardrail).handle()
         warm_seconds = time.perf_counter() - started
         world.alerts()
 
@@ -112,7 +109,8 @@ def worker(clusters: int, entries: int, latency: float, workers: int | None, thr
         )
         probe = Probe(latency=latency, throttle={"eks": (throttle_eks, throttle_eks)} if throttle_eks else None)
         probe.attach(session)
-        app = sweep_app.SweepApp(settings, clients_on(session), account=ACCOUNT, max_workers=workers)
+        app = sweep(settings, session)
+        workers = int(getattr(app, "max_workers", 0) or workers or 1)  # the concurrency the bound divides by
         done = threading.Event()
 
         def report() -> None:
@@ -169,6 +167,7 @@ def run(
         size = f"{r['clusters']} x {r['entries_per_cluster']}" + (f", EKS at {r['throttle_eks']:g}/s" if r.get("throttle_eks") else "")
         if "failed" in r:
             rows.append((size, None, None, None, None, None, None, None, None, r["failed"]))
+            result.targets.append(Target(f"{size}: the sweep ran", r["failed"], "ran", False, "see the worker's error above"))
             continue
         units = r["clusters"] * (1 + r["entries_per_cluster"])
         if r.get("throttle_eks"):  # the bound is then also what the bucket lets through
@@ -220,7 +219,7 @@ def run(
 def _options(parser: Any) -> None:
     parser.add_argument("--sizes", help="e.g. 10x200,50x200 (default 10x200,50x200,100x200; --quick 2x20)")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds injected per HTTP attempt (default 0.05)")
-    parser.add_argument("--workers", type=int, help="the sweep's max_workers (default: SweepApp's own)")
+    parser.add_argument("--workers", type=int, help="the sweep's max_workers (default: what SweepApp chooses itself)")
     parser.add_argument("--throttle-eks", type=float, help="also run a size with EKS throttled at RATE requests/s (default: 2x200 at 20/s, or the first of --sizes; 0: off)")
     parser.add_argument("--timeout", type=float, help="give up a size after this many seconds")
 
