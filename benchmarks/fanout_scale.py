@@ -338,9 +338,10 @@ def throttled_sample(org: Org, settings: Any, clusters: int, latency: float, thr
     }
 
 
-def full_run(org: Org, settings: Any, latency: float, threads: int, budget: float | None) -> dict[str, Any]:
-    """The lister once, then the worker over every message (batch size 1), calls counted per
-    invocation; nothing slept."""
+def full_run(org: Org, settings: Any, latency: float, threads: int, budget: float | None, concurrency: int = 5) -> dict[str, Any]:
+    """The lister once, then the workers over every message (batch size 1), calls counted per
+    invocation; nothing slept. `concurrency` Lambda environments (each its own clients and its
+    own memory of the run's IAM answers) take the messages in turn."""
     from eks_guardrail.handlers import sweep_fanout
     from eks_guardrail.handlers.sweep_app import SweepApp, sweep_clients
     from eks_guardrail.handlers.sweep_fanout import SweepWorker
@@ -370,7 +371,7 @@ def full_run(org: Org, settings: Any, latency: float, threads: int, budget: floa
         lister["projected_s"] = lister["attempts"] * latency
         probe.reset()
 
-        worker = SweepWorker(app)
+        containers = [SweepWorker(SweepApp(settings, sweep_clients(org.session(probe)), account=org.account)) for _ in range(concurrency)]
         context = _context("eks-guardrail-sweep-worker")
         invocations: list[dict[str, Any]] = []
         deliveries: Counter = Counter()
@@ -393,6 +394,7 @@ def full_run(org: Org, settings: Any, latency: float, threads: int, budget: floa
                 attempts_before = sum(probe.attempts.values())
                 with probe.scope() as scope:
                     began = time.perf_counter()
+                    worker = containers[sum(deliveries.values()) % concurrency]
                     result = worker.handle({"Records": [_record(message, org.world.region)]}, context)
                     seconds = time.perf_counter() - began
                 attempts = sum(probe.attempts.values()) - attempts_before
@@ -400,7 +402,8 @@ def full_run(org: Org, settings: Any, latency: float, threads: int, budget: floa
                 eks = sum(1 for service, _, _ in scope.calls if service == "eks")
                 failed = bool(result["batchItemFailures"])
                 invocations.append({"cluster": key, "calls": len(scope.calls), "attempts": attempts, "eks_calls": eks,
-                                    "update_items": ops.get("UpdateItem", 0), "seconds": seconds, "failed": failed})
+                                    "get_roles": ops.get("GetRole", 0), "update_items": ops.get("UpdateItem", 0), "seconds": seconds,
+                                    "failed": failed})
                 if failed:
                     failures.append(key)
                     sqs.change_message_visibility(QueueUrl=settings.sweep_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
@@ -509,7 +512,7 @@ def run(
             progress_done(f"throttled sample: {phases['throttled sample']:,.0f} s")
 
         began = time.perf_counter()
-        data["run"] = full_run(org, settings, latency, threads, budget)
+        data["run"] = full_run(org, settings, latency, threads, budget, concurrency)
         phases["the run"] = time.perf_counter() - began
         progress_done(f"the run: {phases['the run']:,.0f} s")
     data["phases_s"] = phases
@@ -523,11 +526,12 @@ def _expected_calls(entries: int) -> int:
     """One worker invocation on a cluster of this world met for the first time (derived from the
     code: sweep/snapshot.py, sweep_app.py, sweep_fanout.py): DescribeCluster, ListAccessEntries
     (100 a page), DescribeAccessEntry each, ListAssociatedAccessPolicies each STANDARD entry (not
-    the node entry), GetRole each distinct principal, the ledger's Query, the pending decisions'
+    the node entry), GetRole each distinct principal not yet looked up by that Lambda environment
+    in this run (not counted here: see `get_roles`), the ledger's Query, the pending decisions'
     BatchGetItem (enforce), the sweep memory's GetItem and PutItem, BatchWriteItem (25 a call),
     the run record's UpdateItem (one invocation more: the claim of the completed run)."""
     standard = entries - (1 if entries >= 2 else 0)
-    return 1 + max(1, math.ceil(entries / 100)) + entries + standard + entries + 1 + 1 + 1 + 1 + math.ceil(entries / 25) + 1
+    return 1 + max(1, math.ceil(entries / 100)) + entries + standard + 1 + 1 + 1 + 1 + math.ceil(entries / 25) + 1
 
 
 def _report(result: PartResult, data: dict[str, Any]) -> None:

@@ -179,3 +179,46 @@ def test_no_cluster_at_all_is_a_run_reported_by_the_lister(world, fanout):
 
     assert listed["sent"] == 0
     assert [(s["clusters"], s["swept"]) for s in fanout.reported] == [(0, 0)]
+
+
+def test_one_container_looks_each_principal_up_once_per_run(world, fanout):
+    _two_more_clusters(world)
+    for cluster in ("prod", "staging"):
+        world.eks("platform").create_access_entry(clusterName=cluster, principalArn=world.role_arn("Developer"))
+    world.pending_events()
+    get_roles = []
+    world.guardrail.events.register("before-call.iam.GetRole", lambda params, **_: get_roles.append(params["body"]["RoleName"]))
+
+    fanout.app().handle({}, FakeLambdaContext())
+    fanout.work()  # one worker (one container) for the three clusters
+
+    assert sorted(get_roles) == ["Developer", "Platform"]  # Developer is in all three clusters
+    get_roles.clear()
+    fanout.app().handle({}, FakeLambdaContext())
+    fanout.work()
+    assert sorted(get_roles) == ["Developer", "Platform"]  # a new run reads IAM again
+
+
+def test_a_failed_lookup_is_not_remembered_for_the_next_cluster(world):
+    from eks_guardrail.adapters.iam import IamPrincipals
+    from eks_guardrail.handlers.sweep_fanout import SweepWorker
+
+    calls = []
+
+    def denied(params, **_):
+        calls.append(params["body"]["RoleName"])
+        if len(calls) == 1:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "GetRole")
+
+    world.guardrail.events.register("before-call.iam.GetRole", denied)
+    worker = SweepWorker(world.sweep_app(enforce_rules(mode="monitor")))
+    principals = worker.principals("run-1", "123456789012")
+    with pytest.raises(Exception, match="slow down"):
+        principals.status(world.role_arn("Platform"))
+    again = worker.principals("run-1", "123456789012")
+
+    assert again is principals and isinstance(again, IamPrincipals)
+    assert again.status(world.role_arn("Platform")).exists
+    assert again.status(world.role_arn("Platform")).exists and calls == ["Platform", "Platform"]

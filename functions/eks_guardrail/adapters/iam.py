@@ -62,6 +62,13 @@ class IamPrincipals:
                 answer.set_exception(error)
         return answer.result()
 
+    def forget_failures(self) -> None:
+        """Drop the failed lookups (a throttle, a denial): asked again next time; answers are kept."""
+        with self._lock:
+            for key, answer in list(self._cache.items()):
+                if answer.done() and answer.exception() is not None:
+                    del self._cache[key]
+
     def look_up(self, principal_arns: Iterable[str], pool: Executor) -> None:
         """Ask about many principals at once (answers cached; failures re-raised when asked again)."""
         for future in [pool.submit(self.status, arn) for arn in set(principal_arns)]:

@@ -126,17 +126,25 @@ class SweepApp:
         return self.sweep(account, refs, memory_scope=f"{account}/{','.join(self.settings.regions)}", errors=errors, done_before=creator_outcomes)
 
     def sweep(
-        self, account: str, refs: list[ClusterRef], *, memory_scope: str, errors: list[str] = (), done_before: list[Outcome] = ()  # type: ignore[assignment]
+        self,
+        account: str,
+        refs: list[ClusterRef],
+        *,
+        memory_scope: str,
+        errors: list[str] = (),  # type: ignore[assignment]
+        done_before: list[Outcome] = (),  # type: ignore[assignment]
+        principals: IamPrincipals | None = None,
     ) -> dict[str, Any]:
         """Sweep these clusters (all of the account's, or one worker's): judge, act, reconcile,
-        alert what is new since the last run of the same scope, refresh the ledger."""
+        alert what is new since the last run of the same scope, refresh the ledger.
+        `principals`: IAM answers already read in this run (a worker's earlier clusters)."""
         eks_for_region = eks_access_for(self.clients)
         result = sweep_clusters(
             account=account,
             refs=refs,
             org=self.settings.org,
             eks_for_region=eks_for_region,
-            principals=IamPrincipals(self.clients.client("iam"), account),
+            principals=principals or IamPrincipals(self.clients.client("iam"), account),
             max_workers=self.max_workers,
         )
         result.errors[:0] = errors

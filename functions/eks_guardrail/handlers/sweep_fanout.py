@@ -18,6 +18,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ..adapters.iam import IamPrincipals
 from ..enforcement.enforcer import Outcome
 from ..sweep.snapshot import ClusterRef
 
@@ -169,6 +170,16 @@ class SweepWorker:
 
     def __init__(self, app: "SweepApp"):
         self.app = app
+        #: IAM answers of the run this container is working on: the run's clusters share their
+        #: principals, so each is looked up once per container and run, not once per cluster.
+        self._principals: tuple[str, IamPrincipals] | None = None
+
+    def principals(self, run: str, account: str) -> IamPrincipals:
+        if self._principals is None or self._principals[0] != f"{account}/{run}":
+            self._principals = (f"{account}/{run}", IamPrincipals(self.app.clients.client("iam"), account))
+        principals = self._principals[1]
+        principals.forget_failures()  # a throttle or a denial is asked again, not remembered for the run
+        return principals
 
     def handle(self, event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
         """An SQS event: each record processed; `batchItemFailures` names those that failed."""
@@ -183,7 +194,7 @@ class SweepWorker:
         message = _message(record)
         run, account, ref = message["run"], message["account"], ClusterRef(message["region"], message["cluster"])
         key = f"{ref.region}/{ref.name}"
-        summary = self.app.sweep(account, [ref], memory_scope=f"{account}/{key}")
+        summary = self.app.sweep(account, [ref], memory_scope=f"{account}/{key}", principals=self.principals(run, account))
         runs = SweepRuns(self.app.clients.client("dynamodb"), self.app.settings.ledger_table, account)
         if summary["errors"]:
             receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
