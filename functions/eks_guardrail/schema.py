@@ -2,7 +2,7 @@
 
 Why not pydantic: the org rules are loaded on every Lambda cold start, and importing
 pydantic and building its models cost about as much as `import boto3` itself (see
-benchmarks/cold_start.py). The config needs a small, strict subset, done here on the
+benchmarks/cold_init.py). The config needs a small, strict subset, done here on the
 standard library only:
 
 - fields are dataclass fields with type hints: `str`, `bool`, `int`, `Literal[...]`,
