@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..adapters.eks import EksAccessEntries
-from ..adapters.read_once import ReadOnceEks
+from ..adapters.read_once import ReadOnceEks, ReadOnceLedger
 from ..arns import matches_any
 from ..config import OrgRules
 from ..engine import ObservedState
@@ -61,9 +61,10 @@ def reconcile_cluster(
         trusted = tags.trusted if tags is not None else (lambda arn, t: {})
         return ObservedState(entry_tags=trusted(entry.arn, entry.tags), cluster_tags=trusted(snapshot.arn, snapshot.tags), entry_type=entry.entry_type)
 
-    records = known
     eks = ReadOnceEks(eks)  # type: ignore[assignment]  # e.g. the lockout view, once per removal at most
-    reconciler = Reconciler(org, eks, account, region, known_good=lambda _a, _r, _c, principal: records.get(principal), observe=observe)
+    # What decides a restore is read fresh, target by target (the batch read above may predate a
+    # good state the event handler recorded since): once each, for the few targets only.
+    reconciler = Reconciler(org, eks, account, region, known_good=ReadOnceLedger(ledger).get, observe=observe)
     outcomes: list[Outcome] = []
     acted: set[str] = set()
     updates: dict[str, dict[str, Any] | None] = {}
