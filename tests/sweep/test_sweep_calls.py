@@ -4,6 +4,7 @@ where an entry changed and in batches (issue 15), counted at the botocore layer.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -131,3 +132,31 @@ def test_the_ledger_puts_many_entries(world):
     entries = [(world.region, EntryState("c9", f"arn:aws:iam::{ACCOUNT}:role/r{i}", "STANDARD", None, ("g",), {})) for i in range(60)]
     assert ledger.put_many(ACCOUNT, entries, source="sweep") == 60
     assert len(ledger.of_cluster(ACCOUNT, world.region, "c9")) == 60
+
+
+def test_a_restore_is_decided_on_the_ledger_record_read_fresh_not_the_batch(world, monkeypatch):
+    """The sweep's batch read of the ledger can predate a good state the event handler recorded
+    since (a legitimate change to a protected entry): the restore decision reads the record again."""
+    from eks_guardrail.handlers.sweep_app import SweepApp
+
+    platform = world.role_arn("Platform")
+    app = world.sweep_app(enforce_rules())
+    app.handle()  # the ledger now holds Platform's entry
+    ledger = DynamoDbLedger(world.platform.client("dynamodb"), world.ledger_table)
+    old = ledger.get(ACCOUNT, world.region, "prod", platform)
+    world.eks("platform").update_access_entry(clusterName="prod", principalArn=platform, kubernetesGroups=["ops"])
+    new = replace(old, groups=("ops",))
+    ledger.put(ACCOUNT, world.region, new, source="UpdateAccessEntry (the handler, moments after the batch read)")
+    real = SweepApp._ledger_records
+
+    def stale_batch(self, account, result, pool):
+        records = real(self, account, result, pool)
+        records[(world.region, "prod")][platform] = old  # as read before the handler's write
+        return records
+
+    monkeypatch.setattr(SweepApp, "_ledger_records", stale_batch)
+    result = app.handle()
+
+    assert [a for a in result["acted"] if a["rule"] == "protected-entry"] == []
+    entry = world.eks().describe_access_entry(clusterName="prod", principalArn=platform)["accessEntry"]
+    assert entry["kubernetesGroups"] == ["ops"]
