@@ -199,6 +199,12 @@ class FakeLedger:
             entry, associations=tuple(replace(a, modified_at=None) for a in entry.associations), created_at=None, modified_at=None, arn=None
         )
 
+    def put_if_absent(self, account, region, entry, *, source):
+        if (account, region, entry.cluster, entry.principal_arn) in self.items:
+            return False
+        self.put(account, region, entry, source=source)
+        return True
+
     def delete(self, account, region, cluster, principal_arn):
         self.items.pop((account, region, cluster, principal_arn), None)
 

@@ -236,3 +236,14 @@ def test_the_guardrails_own_change_makes_no_call_at_all(world):
 
     assert result["status"] == "skipped" and "guardrail itself" in result["reason"]
     assert log.take() == []
+
+
+def test_a_compliant_create_makes_only_the_calls_it_needs(world):
+    """Idempotency (record, complete), the entry as it is now (entry, associations), the cluster's
+    pending decisions, the state recorded (a conditional put: no read before it)."""
+    per_event, results, _, _, _ = _run(world, {}, _nothing, _dev_entry)
+    (calls,) = per_event
+    assert results[0]["findings"] == 0
+    assert Counter(op for op, _ in calls) == Counter(
+        {"PutItem": 2, "UpdateItem": 1, "DescribeAccessEntry": 1, "ListAssociatedAccessPolicies": 1, "GetItem": 1}
+    )

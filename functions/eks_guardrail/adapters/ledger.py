@@ -67,30 +67,30 @@ class DynamoDbLedger:
         return entry_from_json(item["entry"]["S"]) if item else None
 
     def put(self, account: str, region: str, entry: EntryState, *, source: str) -> None:
-        self._ddb.put_item(
-            TableName=self._table,
-            Item={
-                "pk": {"S": _pk(account, region, entry.cluster)},
-                "sk": {"S": entry.principal_arn},
-                "entry": {"S": entry_to_json(entry)},
-                "recorded_at": {"S": datetime.now(timezone.utc).isoformat(timespec="seconds")},
-                "source": {"S": source},
-            },
-        )
+        self._ddb.put_item(TableName=self._table, Item=self._item(account, region, entry, source))
+
+    @staticmethod
+    def _item(account: str, region: str, entry: EntryState, source: str, recorded_at: str | None = None) -> dict[str, Any]:
+        return {
+            "pk": {"S": _pk(account, region, entry.cluster)},
+            "sk": {"S": entry.principal_arn},
+            "entry": {"S": entry_to_json(entry)},
+            "recorded_at": {"S": recorded_at or datetime.now(timezone.utc).isoformat(timespec="seconds")},
+            "source": {"S": source},
+        }
+
+    def put_if_absent(self, account: str, region: str, entry: EntryState, *, source: str) -> bool:
+        """Record `entry` unless the ledger has a record of it already; True when it was written."""
+        try:
+            self._ddb.put_item(TableName=self._table, Item=self._item(account, region, entry, source), ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
 
     def put_many(self, account: str, entries: Iterable[tuple[str, EntryState]], *, source: str, pool: Executor | None = None) -> int:
         """Record many `(region, entry)` at once: BatchWriteItem, 25 a call, calls run in `pool`."""
         recorded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        requests = [
-            {"PutRequest": {"Item": {
-                "pk": {"S": _pk(account, region, entry.cluster)},
-                "sk": {"S": entry.principal_arn},
-                "entry": {"S": entry_to_json(entry)},
-                "recorded_at": {"S": recorded_at},
-                "source": {"S": source},
-            }}}
-            for region, entry in entries
-        ]
+        requests = [{"PutRequest": {"Item": self._item(account, region, entry, source, recorded_at)}} for region, entry in entries]
         batches = [requests[i : i + BATCH_WRITE] for i in range(0, len(requests), BATCH_WRITE)]
         for _ in (pool.map if pool else map)(lambda batch: batch_write(self._ddb, self._table, batch), batches):
             pass

@@ -105,6 +105,15 @@ class ReadOnceLedger:
         self._ledger.put(account, region, entry, source=source)
         self._memo[key] = _as_recorded(entry)
 
+    def put_if_absent(self, account: str, region: str, entry: EntryState, *, source: str) -> bool:
+        key = (account, region, entry.cluster, entry.principal_arn)
+        written = self._ledger.put_if_absent(account, region, entry, source=source)
+        if written:
+            self._memo[key] = _as_recorded(entry)
+        else:
+            self._memo.pop(key, None)  # there is a record: read it when it is needed
+        return written
+
     def delete(self, account: str, region: str, cluster: str, principal_arn: str) -> None:
         self._memo.pop((account, region, cluster, principal_arn), None)
         self._ledger.delete(account, region, cluster, principal_arn)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..adapters.eks import EksAccessEntries
+from ..adapters.ledger import entry_to_json
 from ..adapters.read_once import ReadOnceEks, ReadOnceLedger
 from ..arns import matches_any
 from ..changes import (
@@ -44,6 +45,7 @@ ALERTED = "alerted"
 class Ledger(Protocol):
     def get(self, account: str, region: str, cluster: str, principal_arn: str) -> EntryState | None: ...
     def put(self, account: str, region: str, entry: EntryState, *, source: str) -> None: ...
+    def put_if_absent(self, account: str, region: str, entry: EntryState, *, source: str) -> bool: ...
     def delete(self, account: str, region: str, cluster: str, principal_arn: str) -> None: ...
 
 
@@ -291,8 +293,6 @@ class Enforcer:
         if not isinstance(change, AccessEntryCreated) or any(f.configured_action == "rollback" for f in findings):
             return
         account, region = change.meta.account, change.meta.region
-        if self.ledger.get(account, region, change.cluster, change.principal_arn) is not None:
-            return
         made = EntryState(
             cluster=change.cluster,
             principal_arn=change.principal_arn,
@@ -301,7 +301,7 @@ class Enforcer:
             groups=tuple(change.kubernetes_groups),
             tags=dict(change.tags),
         )
-        self.ledger.put(account, region, made, source=f"{change.meta.event_name} {change.meta.event_id}")
+        self.ledger.put_if_absent(account, region, made, source=f"{change.meta.event_name} {change.meta.event_id}")
 
     def _creator_admin(self, eks: EksAccessEntries, change: ClusterCreated, report: Report) -> RollbackResult | None:
         if not any(f.action == "rollback" and f.rule == "bootstrap-admin" for f in report.findings):
@@ -358,7 +358,8 @@ class Enforcer:
         if entry is None:
             return
         known = self.ledger.get(account, region, entry.cluster, entry.principal_arn)
-        if known != entry and acceptable(entry, self.org, account, region, known):
+        unchanged = known is not None and entry_to_json(known) == entry_to_json(entry)  # what the ledger keeps of it
+        if not unchanged and acceptable(entry, self.org, account, region, known):
             self.ledger.put(account, region, entry, source=source)
 
 
