@@ -247,3 +247,19 @@ def test_a_compliant_create_makes_only_the_calls_it_needs(world):
     assert Counter(op for op, _ in calls) == Counter(
         {"PutItem": 2, "UpdateItem": 1, "DescribeAccessEntry": 1, "ListAssociatedAccessPolicies": 1, "GetItem": 1}
     )
+
+
+def test_an_association_exempt_by_an_allowed_tag_reads_each_grant_once(world):
+    def tagged_entry(w):
+        _dev_entry(w)
+        arn = w.eks().describe_access_entry(clusterName="prod", principalArn=developer(w))["accessEntry"]["accessEntryArn"]
+        w.eks("platform").tag_resource(resourceArn=arn, tags={"guardrail": "exempt"})
+
+    change = lambda w: w.eks("attacker").associate_access_policy(  # noqa: E731
+        clusterName="prod", principalArn=developer(w), policyArn=CLUSTER_ADMIN, accessScope={"type": "cluster"}
+    )
+    per_event, results, _, _, _ = _run(world, {"exemptions": {"tag": TAG}}, tagged_entry, change)
+
+    assert [o["detail"] for r in results for o in r["outcomes"]][0].startswith("alert only: exempt")
+    for calls in per_event:
+        assert repeats(calls) == {}, [op for op, _ in calls]

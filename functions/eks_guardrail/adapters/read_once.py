@@ -123,6 +123,33 @@ class ReadOnceLedger:
         return getattr(self._ledger, name)
 
 
+class ReadOnceGrants:
+    """Who set an exemption tag (`ExemptionTagGrants`): `granted` memoised per resource and value;
+    `grant` and `revoke` forget the resource."""
+
+    def __init__(self, grants: Any):
+        self._grants = grants
+        self._memo: dict[tuple[str, str], bool] = {}
+
+    def granted(self, resource_arn: str, value: str) -> bool:
+        key = (resource_arn, value)
+        if key not in self._memo:
+            self._memo[key] = self._grants.granted(resource_arn, value)
+        return self._memo[key]
+
+    def grant(self, resource_arn: str, value: str, *, set_by: str) -> None:
+        self._forget(resource_arn)
+        self._grants.grant(resource_arn, value, set_by=set_by)
+
+    def revoke(self, resource_arn: str) -> None:
+        self._forget(resource_arn)
+        self._grants.revoke(resource_arn)
+
+    def _forget(self, resource_arn: str) -> None:
+        for key in [k for k in self._memo if k[0] == resource_arn]:
+            del self._memo[key]
+
+
 def _as_recorded(entry: EntryState) -> EntryState:
     """What a `get` of the record just put returns."""
     from .ledger import entry_from_json, entry_to_json

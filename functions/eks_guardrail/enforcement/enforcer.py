@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..adapters.eks import EksAccessEntries
 from ..adapters.ledger import entry_to_json
-from ..adapters.read_once import ReadOnceEks, ReadOnceLedger
+from ..adapters.read_once import ReadOnceEks, ReadOnceGrants, ReadOnceLedger
 from ..arns import matches_any
 from ..changes import (
     ACCESS_ENTRY_CHANGES,
@@ -105,7 +105,8 @@ class Enforcer:
 
     def handle(self, change: Change) -> Report:
         """Judge and reconcile one change; each AWS read is made once for it (`read_once.py`)."""
-        return replace(self, ledger=ReadOnceLedger(self.ledger))._handle(change)
+        tags = replace(self.tags, grants=ReadOnceGrants(self.tags.grants)) if self.tags is not None else None
+        return replace(self, ledger=ReadOnceLedger(self.ledger), tags=tags)._handle(change)
 
     def skip_reason(self, change: Change) -> str | None:
         """Why the change is not judged at all (the guardrail's own: no loops), or None."""
