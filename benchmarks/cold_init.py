@@ -29,7 +29,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -62,20 +61,13 @@ VIEW = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 SWEEP_TEAMS = 4
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]})
 
-#: The rules the handlers run with (the end-to-end tests' enforce rules, tests/world_helpers.py).
-RULES = {
-    "mode": "enforce",
-    "rules": {
-        "reserved-prefix": {"action": "rollback", "prefixes": ["platform:"]},
-        "prefer-roles": {"action": "rollback"},
-        "admin-policy": {"action": "rollback", "policies": {"AmazonEKSClusterAdminPolicy": {"allow": ["arn:aws:iam::*:role/Platform"]}}},
-        "namespace-scope": {"action": "rollback"},
-        "cross-account": {"action": "rollback"},
-        "custom-username": {"action": "off"},
-        "protected-entry": {"action": "rollback", "principals": ["arn:aws:iam::*:role/Platform"]},
-        "bootstrap-admin": {"action": "rollback"},
-    },
-}
+def rules_data() -> dict[str, Any]:
+    """The rules the handlers run with: the end-to-end tests' enforce rules (tests/world_helpers.py), as the stack passes them."""
+    use_repo_paths()
+    from world_helpers import enforce_rules
+
+    return enforce_rules().handler_config()
+
 
 #: The clients each handler's events use (service, region): its floor makes the same ones.
 CLIENTS = {
@@ -318,7 +310,7 @@ def run(quick: bool = False, runs: int | None = None) -> PartResult:
         build_world(aws.url, principals)
         base_env = child_env(
             AWS_ENDPOINT_URL=aws.url, LEDGER_TABLE=LEDGER, IDEMPOTENCY_TABLE=IDEMPOTENCY, ALERT_TOPIC_ARN=TOPIC,
-            GUARDRAIL_CONFIG=json.dumps(RULES), GUARDRAIL_ROLE_ARNS=GUARDRAIL_ROLE, GUARDRAIL_REGIONS=HOME,
+            GUARDRAIL_CONFIG=json.dumps(rules_data()), GUARDRAIL_ROLE_ARNS=GUARDRAIL_ROLE, GUARDRAIL_REGIONS=HOME,
         )
         programs = {k: (handler_child(k, False), floor_child(k)) for k in HANDLERS}
         for i in range(runs + 1):  # run 0: warm-up (caches, the world's first-time writes), not counted
