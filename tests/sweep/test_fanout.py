@@ -222,3 +222,18 @@ def test_a_failed_lookup_is_not_remembered_for_the_next_cluster(world):
     assert again is principals and isinstance(again, IamPrincipals)
     assert again.status(world.role_arn("Platform")).exists
     assert again.status(world.role_arn("Platform")).exists and calls == ["Platform", "Platform"]
+
+
+def test_a_send_that_fails_is_reported_and_the_run_still_completes(world, fanout):
+    _two_more_clusters(world)
+
+    def deny_send(**_):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "SendMessageBatch")
+
+    world.guardrail.events.register("before-call.sqs.SendMessageBatch", deny_send)
+    listed = fanout.app().handle({}, FakeLambdaContext())
+
+    assert listed["sent"] == 0 and len(listed["errors"]) == 3 and all("not sent: ClientError" in e for e in listed["errors"])
+    assert [(s["clusters"], s["swept"]) for s in fanout.reported] == [(0, 0)]  # the run of what was sent: complete

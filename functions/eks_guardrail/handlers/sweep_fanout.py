@@ -18,6 +18,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ..adapters.iam import IamPrincipals
 from ..enforcement.enforcer import Outcome
 from ..sweep.snapshot import ClusterRef
@@ -123,11 +125,15 @@ def fan_out(app: "SweepApp", account: str, refs: list[ClusterRef], errors: list[
     unsent: list[str] = []
     for i in range(0, len(messages), SEND_BATCH):
         batch = messages[i : i + SEND_BATCH]
-        answer = sqs.send_message_batch(
-            QueueUrl=app.settings.sweep_queue_url,
-            Entries=[{"Id": str(n), "MessageBody": json.dumps(m, sort_keys=True)} for n, m in enumerate(batch)],
-        )
-        unsent += [f"{batch[int(f['Id'])]['region']}/{batch[int(f['Id'])]['cluster']}: not sent: {f.get('Code')}" for f in answer.get("Failed", [])]
+        try:
+            answer = sqs.send_message_batch(
+                QueueUrl=app.settings.sweep_queue_url,
+                Entries=[{"Id": str(n), "MessageBody": json.dumps(m, sort_keys=True)} for n, m in enumerate(batch)],
+            )
+            failed = [(batch[int(f["Id"])], f.get("Code")) for f in answer.get("Failed", [])]
+        except (BotoCoreError, ClientError) as error:  # the other batches are still sent; the run completes without these
+            failed = [(m, type(error).__name__) for m in batch]
+        unsent += [f"{m['region']}/{m['cluster']}: not sent: {code}" for m, code in failed]
     failed_alerts = app.reporter.report(done_before)
     failed_alerts += app.forget_gone_clusters(account, refs, errors)
     for error in [*errors, *unsent]:
