@@ -237,3 +237,16 @@ def test_a_send_that_fails_is_reported_and_the_run_still_completes(world, fanout
 
     assert listed["sent"] == 0 and len(listed["errors"]) == 3 and all("not sent: ClientError" in e for e in listed["errors"])
     assert [(s["clusters"], s["swept"]) for s in fanout.reported] == [(0, 0)]  # the run of what was sent: complete
+
+
+def test_a_cluster_deleted_after_its_message_was_sent_is_done_not_dead_lettered(world, fanout):
+    _two_more_clusters(world)
+    fanout.app().handle({}, FakeLambdaContext())
+    eks = world.eks("platform")
+    eks.delete_cluster(name="staging")  # a second, quicker change: gone before its worker runs
+
+    answers = fanout.work()
+
+    assert [a["batchItemFailures"] for a in answers] == [[], [], []]
+    (summary,) = fanout.reported
+    assert summary["swept"] == 3 and summary["failed"] == []

@@ -54,7 +54,7 @@ def gone_findings(seen_before: set[str], result: SweepResult) -> list[tuple[str,
     A cluster or region it could not read says nothing, so nothing of it is resolved."""
     still = {(f.region, f.rule, f.cluster or "", f.principal_arn or "") for f in result.findings}
     read = {(c.region, c.name) for c in result.clusters if c.error is None}
-    unreadable = {(c.region, c.name) for c in result.clusters if c.error is not None and c.error != "the cluster no longer exists"}
+    unreadable = {(c.region, c.name) for c in result.clusters if c.error is not None and not c.gone}
     unlisted_regions = {e.split(":", 1)[0] for e in result.errors if ": cannot list clusters:" in e}
     gone = set()
     for rule, region, cluster, principal in map(parse_fingerprint, seen_before):
@@ -179,6 +179,7 @@ class SweepApp:
             "ledger_refreshed": refreshed,
             "ledger_unchanged": unchanged,
             "errors": result.errors,
+            "unswept": result.unswept,
             "alert_failures": failed,
         }
         log.info("sweep done", extra={"summary": summary})

@@ -202,7 +202,7 @@ class SweepWorker:
         key = f"{ref.region}/{ref.name}"
         summary = self.app.sweep(account, [ref], memory_scope=f"{account}/{key}", principals=self.principals(run, account))
         runs = SweepRuns(self.app.clients.client("dynamodb"), self.app.settings.ledger_table, account)
-        if summary["errors"]:
+        if summary["unswept"]:  # not read or not judged; a cluster deleted since the message was sent is done
             receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
             if receives >= self.app.settings.sweep_max_receives:
                 completed = runs.failed(run, key)

@@ -24,6 +24,8 @@ class SweepResult:
     stale: list[StaleFinding] = field(default_factory=list)
     #: Regions or clusters that could not be read.
     errors: list[str] = field(default_factory=list)
+    #: `region/name` of the clusters that could not be read or judged (a deleted one was swept: it is gone).
+    unswept: list[str] = field(default_factory=list)
 
 
 def sweep_account(*, regions: Iterable[str], eks_for_region: Callable[[str], EksAccessEntries], **options: Any) -> SweepResult:
@@ -54,11 +56,14 @@ def sweep_clusters(
     for snapshot in result.clusters:
         if snapshot.error:
             result.errors.append(f"{snapshot.region}/{snapshot.name}: {snapshot.error}")
+            if not snapshot.gone:
+                result.unswept.append(f"{snapshot.region}/{snapshot.name}")
             continue
         try:
             findings, stale = judge_cluster(snapshot, account, org, principals.status, principals.trusted_services)
         except (ClientError, BotoCoreError) as error:  # e.g. iam:GetRole denied
             result.errors.append(f"{snapshot.region}/{snapshot.name}: cannot judge: {type(error).__name__}: {error}")
+            result.unswept.append(f"{snapshot.region}/{snapshot.name}")
             continue
         result.findings += findings
         result.stale += stale

@@ -35,8 +35,15 @@ class ClusterSnapshot:
     error: str | None = None
     arn: str | None = None
 
+    @property
+    def gone(self) -> bool:
+        return self.error == GONE
+
 
 Progress = Callable[[int, int, ClusterRef], None]
+
+#: A cluster deleted between listing and reading: nothing to judge, and nothing failed.
+GONE = "the cluster no longer exists"
 
 
 def list_clusters(eks_for_region: Callable[[str], EksAccessEntries], regions: Iterable[str]) -> tuple[list[ClusterRef], list[str]]:
@@ -71,7 +78,7 @@ class _Reading:
         try:
             self.cluster = self.eks.describe_cluster(self.ref.name)
             if self.cluster is None:
-                self.error = "the cluster no longer exists"
+                self.error = GONE
             elif self.cluster.authentication_mode != "CONFIG_MAP":  # no access entries in that mode
                 self.principals = list(self.eks.list_principals(self.ref.name))
         except (ClientError, BotoCoreError) as error:
@@ -87,7 +94,7 @@ class _Reading:
 
     def snapshot(self) -> ClusterSnapshot:
         if self.error or self.cluster is None:
-            return ClusterSnapshot(self.ref.region, self.ref.name, error=self.error or "the cluster no longer exists")
+            return ClusterSnapshot(self.ref.region, self.ref.name, error=self.error or GONE)
         cluster = self.cluster
         entries = tuple(e for e in self.entries if e is not None)  # None: deleted while we read
         return ClusterSnapshot(self.ref.region, self.ref.name, cluster.authentication_mode, dict(cluster.tags), entries, arn=cluster.arn)
