@@ -191,16 +191,11 @@ def run_scenario(scenario: Scenario, tag_exemption: bool) -> Counted:
     from eks_guardrail.handlers.access_entry_app import AccessEntryApp
     from eks_guardrail.handlers.iam_principal_app import IamPrincipalApp
     from eks_guardrail.local import mock_aws
-    from world_helpers import enforce_rules
+    from world_helpers import enforce_rules, guarded_world
 
     config = "enforce + tag exemption" if tag_exemption else "enforce"
     with mock_aws():
-        world = create_world()
-        make_cluster(world, "prod")
-        eks = world.eks("platform")
-        platform = world.role_arn("Platform")
-        eks.create_access_entry(clusterName="prod", principalArn=platform, tags={"owner": "platform"})
-        eks.associate_access_policy(clusterName="prod", principalArn=platform, policyArn=ADMIN, accessScope={"type": "cluster"})
+        world = guarded_world(create_world())
 
         rules = dict(scenario.rules)
         if tag_exemption:

@@ -11,18 +11,12 @@ import pytest  # noqa: E402
 @pytest.fixture
 def world():
     """An account on the emulator, the guardrail deployed, cluster `prod` with a protected admin entry."""
-    from eks_guardrail.demo.world import CLUSTER_ADMIN, create_world
+    from eks_guardrail.demo.world import create_world
     from eks_guardrail.local import mock_aws
-    from world_helpers import make_cluster
+    from world_helpers import guarded_world
 
     with mock_aws():
-        world = create_world()
-        make_cluster(world, "prod")
-        eks = world.eks("platform")
-        platform = world.role_arn("Platform")
-        eks.create_access_entry(clusterName="prod", principalArn=platform, tags={"owner": "platform"})
-        eks.associate_access_policy(clusterName="prod", principalArn=platform, policyArn=CLUSTER_ADMIN, accessScope={"type": "cluster"})
-        yield world
+        yield guarded_world(create_world())
 
 
 @pytest.fixture

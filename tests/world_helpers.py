@@ -40,3 +40,16 @@ def make_cluster(world: LocalWorld, name: str, *, who: str = "platform", bootstr
         resourcesVpcConfig=VPC,
         accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": bootstrap},
     )
+
+
+def guarded_world(world: LocalWorld) -> LocalWorld:
+    """Cluster `prod` (API mode) with the protected Platform role holding cluster admin: the
+    world the end-to-end tests (the `world` fixture) and `benchmarks/aws_calls.py` start from."""
+    from eks_guardrail.demo.world import CLUSTER_ADMIN
+
+    make_cluster(world, "prod")
+    eks = world.eks("platform")
+    platform = world.role_arn("Platform")
+    eks.create_access_entry(clusterName="prod", principalArn=platform, tags={"owner": "platform"})
+    eks.associate_access_policy(clusterName="prod", principalArn=platform, policyArn=CLUSTER_ADMIN, accessScope={"type": "cluster"})
+    return world
