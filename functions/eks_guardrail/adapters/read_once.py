@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..state import Association, ClusterState, EntryState
+from .ledger import entry_from_json, entry_to_json
 
 _MISSING = object()
 
@@ -152,6 +153,4 @@ class ReadOnceGrants:
 
 def _as_recorded(entry: EntryState) -> EntryState:
     """What a `get` of the record just put returns."""
-    from .ledger import entry_from_json, entry_to_json
-
     return entry_from_json(entry_to_json(entry))
